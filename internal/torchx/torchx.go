@@ -1,0 +1,50 @@
+// Package torchx reaches the few libtorch entry points that gotch v0.9.1 compiles into
+// its C API (libtch/torch_api.cpp) but does not wrap in Go: the global RNG seed and the
+// intra-op thread count. Seeding libtorch's generator is what makes dropout and
+// torch-side random initialisation repeatable for a given -seed.
+package torchx
+
+/*
+#include <stdint.h>
+// Weak references: resolved at the final link to gotch's definitions (extern "C" in
+// libtch/torch_api.h). Weak so that this package's own cgo link step, which does not see
+// libtch's objects, does not fail on them.
+extern void at_manual_seed(int64_t) __attribute__((weak));
+extern void at_set_num_threads(int) __attribute__((weak));
+extern int at_get_num_threads(void) __attribute__((weak));
+
+static int torchx_linked(void) { return at_manual_seed != 0 && at_set_num_threads != 0 && at_get_num_threads != 0; }
+static void torchx_seed(int64_t s) { at_manual_seed(s); }
+static void torchx_set_threads(int n) { at_set_num_threads(n); }
+static int torchx_threads(void) { return at_get_num_threads(); }
+*/
+import "C"
+
+import (
+	_ "github.com/sugarme/gotch/libtch" // links torch_api.cpp, which defines the symbols above
+)
+
+func linked() {
+	if C.torchx_linked() == 0 {
+		// Cannot happen while libtch is imported above; a loud stop beats a silent no-op seed.
+		panic("torchx: gotch's libtch C API is not linked into this binary")
+	}
+}
+
+// ManualSeed seeds libtorch's default CPU (and CUDA) generators, as torch.manual_seed.
+func ManualSeed(seed int64) {
+	linked()
+	C.torchx_seed(C.int64_t(seed))
+}
+
+// SetNumThreads sets libtorch's intra-op thread count.
+func SetNumThreads(n int) {
+	linked()
+	C.torchx_set_threads(C.int(n))
+}
+
+// NumThreads returns libtorch's intra-op thread count.
+func NumThreads() int {
+	linked()
+	return int(C.torchx_threads())
+}

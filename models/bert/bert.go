@@ -1,0 +1,347 @@
+package bert
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models"
+)
+
+// Head is the task head on top of the encoder.
+type Head int
+
+const (
+	// Classification: logits over NumLabels from the first token ([CLS] / <s>); with
+	// NumLabels = 1 it is a regression head (STS-B).
+	Classification Head = iota
+	// Span: start and end logits for every token (SQuAD), "qa_outputs" in transformers.
+	Span
+)
+
+// init says how a parameter is initialised when no checkpoint provides it, as
+// transformers' BertPreTrainedModel._init_weights does.
+type initKind int
+
+const (
+	initNormal initKind = iota // N(0, initializer_range²)
+	initZero
+	initOne
+)
+
+// Spec is one parameter's name and shape, known from the configuration alone.
+type Spec struct {
+	Name  string
+	Shape []int64
+	Head  bool
+	init  initKind
+}
+
+// Specs lists the parameters of the encoder with the given head, named as in the task
+// model's Hugging Face checkpoint. Counting parameters needs nothing else.
+func Specs(c Config, head Head) []Spec {
+	h, p := c.HiddenSize, c.prefix()
+	var s []Spec
+	add := func(name string, init initKind, shape ...int64) {
+		s = append(s, Spec{Name: name, Shape: shape, init: init})
+	}
+	linear := func(name string, out, in int64) {
+		add(name+".weight", initNormal, out, in)
+		add(name+".bias", initZero, out)
+	}
+	layerNorm := func(name string) {
+		add(name+".weight", initOne, h)
+		add(name+".bias", initZero, h)
+	}
+	add(p+"embeddings.word_embeddings.weight", initNormal, c.VocabSize, h)
+	add(p+"embeddings.position_embeddings.weight", initNormal, c.MaxPositionEmbeddings, h)
+	add(p+"embeddings.token_type_embeddings.weight", initNormal, c.TypeVocabSize, h)
+	layerNorm(p + "embeddings.LayerNorm")
+	for i := range c.NumHiddenLayers {
+		l := p + "encoder.layer." + strconv.FormatInt(i, 10) + "."
+		linear(l+"attention.self.query", h, h)
+		linear(l+"attention.self.key", h, h)
+		linear(l+"attention.self.value", h, h)
+		linear(l+"attention.output.dense", h, h)
+		layerNorm(l + "attention.output.LayerNorm")
+		linear(l+"intermediate.dense", c.IntermediateSize, h)
+		linear(l+"output.dense", h, c.IntermediateSize)
+		layerNorm(l + "output.LayerNorm")
+	}
+	base := len(s)
+	switch {
+	case head == Span:
+		linear("qa_outputs", 2, h)
+	case c.ModelType == "roberta": // RobertaClassificationHead: dense, tanh, out_proj
+		linear("classifier.dense", h, h)
+		linear("classifier.out_proj", c.NumLabels, h)
+	default: // BertForSequenceClassification: the pre-trained pooler, then a linear
+		linear(p+"pooler.dense", h, h)
+		linear("classifier", c.NumLabels, h)
+	}
+	for i := base; i < len(s); i++ {
+		// The pooler is pre-trained and belongs to the base model (PEFT keeps it frozen
+		// and trains only the "classifier" module).
+		s[i].Head = s[i].Name != p+"pooler.dense.weight" && s[i].Name != p+"pooler.dense.bias"
+	}
+	return s
+}
+
+// Model is a BERT-family encoder with a task head.
+type Model struct {
+	Config   Config
+	HeadKind Head
+	params   []models.Param
+	byName   map[string]*ts.Tensor
+	linears  []*models.Linear
+	training bool
+}
+
+// New builds a model with transformers' random initialisation drawn from seed on the
+// CPU: the same seed gives the same weights on every machine.
+func New(c Config, head Head, seed uint64) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	rng := models.NewRNG(seed, 0)
+	tensors := map[string]*ts.Tensor{}
+	for _, s := range Specs(c, head) {
+		tensors[s.Name] = initTensor(s, c.InitializerRange, rng)
+	}
+	return assemble(c, head, tensors)
+}
+
+func initTensor(s Spec, std float64, rng *rand.Rand) *ts.Tensor {
+	switch s.init {
+	case initZero:
+		return ts.MustZeros(s.Shape, gotch.Float, gotch.CPU)
+	case initOne:
+		return ts.MustOnes(s.Shape, gotch.Float, gotch.CPU)
+	}
+	return models.Normal(rng, std, s.Shape...)
+}
+
+// assemble wires named tensors into a model; every Spec name must be present.
+func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error) {
+	m := &Model{Config: c, HeadKind: head, byName: tensors}
+	for _, s := range Specs(c, head) {
+		t, ok := tensors[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("bert: no tensor %q", s.Name)
+		}
+		t.MustRequiresGrad_(true)
+		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
+	}
+	p := c.prefix()
+	for i := range c.NumHiddenLayers {
+		l := p + "encoder.layer." + strconv.FormatInt(i, 10) + "."
+		for _, lt := range []struct {
+			name string
+			typ  models.LayerType
+		}{
+			{"attention.self.query", models.Query}, {"attention.self.key", models.Key},
+			{"attention.self.value", models.Value}, {"attention.output.dense", models.AttnOut},
+			{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+		} {
+			m.linears = append(m.linears, &models.Linear{
+				Name: l + lt.name, Type: lt.typ,
+				Weight: tensors[l+lt.name+".weight"], Bias: tensors[l+lt.name+".bias"],
+			})
+		}
+	}
+	return m, nil
+}
+
+// Params implements models.Model.
+func (m *Model) Params() []models.Param { return m.params }
+
+// Linears implements models.Model.
+func (m *Model) Linears() []*models.Linear { return m.linears }
+
+// SetTraining implements models.Model.
+func (m *Model) SetTraining(on bool) { m.training = on }
+
+// Param returns a parameter by its Hugging Face name.
+func (m *Model) Param(name string) (*ts.Tensor, bool) {
+	t, ok := m.byName[name]
+	return t, ok
+}
+
+// Batch is one padded batch of token ids, all int64 (batch × seq).
+type Batch struct {
+	InputIDs, AttentionMask, TokenTypeIDs *ts.Tensor
+}
+
+// Forward returns the head's output: batch × NumLabels logits for Classification, and
+// batch × seq × 2 start/end logits for Span.
+func (m *Model) Forward(b Batch) *ts.Tensor {
+	h := m.Encode(b)
+	defer h.MustDrop()
+	p := m.Config.prefix()
+	drop := m.Config.headDropout()
+	if m.HeadKind == Span {
+		return m.dense("qa_outputs", h)
+	}
+	cls := h.MustSelect(1, 0, false) // first token
+	defer cls.MustDrop()
+	if m.Config.ModelType == "roberta" {
+		x := m.dropout(cls, drop)
+		y := m.dense("classifier.dense", x).MustTanh(true)
+		x.MustDrop()
+		z := m.dropout(y, drop)
+		y.MustDrop()
+		defer z.MustDrop()
+		return m.dense("classifier.out_proj", z)
+	}
+	pooled := m.dense(p+"pooler.dense", cls).MustTanh(true)
+	x := m.dropout(pooled, drop)
+	pooled.MustDrop()
+	defer x.MustDrop()
+	return m.dense("classifier", x)
+}
+
+// Pooled returns the pooler output tanh(dense(h[:,0])) of a BERT model.
+func (m *Model) Pooled(b Batch) *ts.Tensor {
+	h := m.Encode(b)
+	cls := h.MustSelect(1, 0, true)
+	return m.dense(m.Config.prefix()+"pooler.dense", cls).MustTanh(true)
+}
+
+// Encode returns the last hidden state, batch × seq × hidden.
+func (m *Model) Encode(b Batch) *ts.Tensor {
+	h := m.Embed(b)
+	mask := m.attentionBias(b.AttentionMask)
+	defer mask.MustDrop()
+	for i := range m.Config.NumHiddenLayers {
+		next := m.layer(int(i), h, mask)
+		h.MustDrop()
+		h = next
+	}
+	return h
+}
+
+// Embed is the embedding output: LayerNorm(word + position + token type), dropout.
+func (m *Model) Embed(b Batch) *ts.Tensor {
+	p := m.Config.prefix() + "embeddings."
+	size := b.InputIDs.MustSize()
+	pos := m.positionIDs(b.InputIDs, size[1])
+	defer pos.MustDrop()
+	we := ts.MustEmbedding(m.byName[p+"word_embeddings.weight"], b.InputIDs, -1, false, false)
+	pe := ts.MustEmbedding(m.byName[p+"position_embeddings.weight"], pos, -1, false, false)
+	sum := we.MustAdd(pe, true)
+	pe.MustDrop()
+	tt := b.TokenTypeIDs
+	if tt == nil {
+		tt = ts.MustZeros(size, gotch.Int64, b.InputIDs.MustDevice())
+		defer tt.MustDrop()
+	}
+	te := ts.MustEmbedding(m.byName[p+"token_type_embeddings.weight"], tt, -1, false, false)
+	sum = sum.MustAdd(te, true)
+	te.MustDrop()
+	ln := m.layerNorm(p+"LayerNorm", sum)
+	sum.MustDrop()
+	out := m.dropout(ln, m.Config.HiddenDropoutProb)
+	ln.MustDrop()
+	return out
+}
+
+// positionIDs: 0..seq-1 for BERT; for RoBERTa padding_idx+1+cumsum over non-pad tokens
+// (pad tokens keep padding_idx), as create_position_ids_from_input_ids does.
+func (m *Model) positionIDs(ids *ts.Tensor, seq int64) *ts.Tensor {
+	dev := ids.MustDevice()
+	if m.Config.ModelType != "roberta" {
+		return ts.MustArange(ts.IntScalar(seq), gotch.Int64, dev).MustUnsqueeze(0, true)
+	}
+	pad := m.Config.PadTokenID
+	notPad := ids.MustNe(ts.IntScalar(pad), false).MustTotype(gotch.Int64, true)
+	pos := notPad.MustCumsum(1, gotch.Int64, false).MustMul(notPad, true)
+	notPad.MustDrop()
+	return pos.MustAddScalar(ts.IntScalar(pad), true)
+}
+
+// attentionBias turns a 0/1 mask (batch × seq) into the additive bias transformers uses:
+// 0 where attended, the float32 minimum where masked, shaped batch × 1 × 1 × seq.
+func (m *Model) attentionBias(mask *ts.Tensor) *ts.Tensor {
+	f := mask.MustTotype(gotch.Float, false)
+	inv := f.MustNeg(true).MustAddScalar(ts.FloatScalar(1), true)
+	return inv.MustMulScalar(ts.FloatScalar(-math.MaxFloat32), true).MustUnsqueeze(1, true).MustUnsqueeze(1, true)
+}
+
+// layer is one transformer block (post-LayerNorm, as BERT).
+func (m *Model) layer(i int, h, bias *ts.Tensor) *ts.Tensor {
+	lin := m.linears[6*i : 6*i+6]
+	p := lin[0].Name[:len(lin[0].Name)-len("attention.self.query")]
+	ctx := m.selfAttention(lin[0], lin[1], lin[2], h, bias)
+	a := lin[3].Forward(ctx, m.training)
+	ctx.MustDrop()
+	a = m.residualNorm(p+"attention.output.LayerNorm", a, h)
+	up := lin[4].Forward(a, m.training)
+	act := m.activation(up)
+	up.MustDrop()
+	down := lin[5].Forward(act, m.training)
+	act.MustDrop()
+	out := m.residualNorm(p+"output.LayerNorm", down, a)
+	a.MustDrop()
+	return out
+}
+
+// residualNorm is LayerNorm(dropout(x) + residual); it frees x.
+func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
+	d := m.dropout(x, m.Config.HiddenDropoutProb)
+	x.MustDrop()
+	s := d.MustAdd(residual, true)
+	out := m.layerNorm(name, s)
+	s.MustDrop()
+	return out
+}
+
+func (m *Model) selfAttention(q, k, v *models.Linear, h, bias *ts.Tensor) *ts.Tensor {
+	c := m.Config
+	size := h.MustSize()
+	b, seq := size[0], size[1]
+	nh, hd := c.NumAttentionHeads, c.HiddenSize/c.NumAttentionHeads
+	heads := func(l *models.Linear) *ts.Tensor { // batch × heads × seq × head_dim
+		return l.Forward(h, m.training).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
+	}
+	qh, kh, vh := heads(q), heads(k), heads(v)
+	kt := kh.MustTranspose(-1, -2, true)
+	scores := qh.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
+	kt.MustDrop()
+	scores = scores.MustAdd(bias, true)
+	probs := scores.MustSoftmax(-1, gotch.Float, true)
+	dp := m.dropout(probs, c.AttentionProbsDropoutProb)
+	probs.MustDrop()
+	ctx := dp.MustMatmul(vh, true)
+	vh.MustDrop()
+	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, seq, c.HiddenSize}, true)
+}
+
+func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
+	switch m.Config.HiddenAct {
+	case "gelu_new", "gelu_pytorch_tanh":
+		return x.MustGelu("tanh", false)
+	case "relu":
+		return x.MustRelu(false)
+	}
+	return x.MustGelu("none", false)
+}
+
+func (m *Model) dense(name string, x *ts.Tensor) *ts.Tensor {
+	return models.Dense(x, m.byName[name+".weight"], m.byName[name+".bias"])
+}
+
+func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
+	return ts.MustLayerNorm(x, []int64{m.Config.HiddenSize}, m.byName[name+".weight"], m.byName[name+".bias"], m.Config.LayerNormEps, false)
+}
+
+// dropout is a no-op outside training.
+func (m *Model) dropout(x *ts.Tensor, p float64) *ts.Tensor {
+	if !m.training || p == 0 {
+		return x.MustShallowClone()
+	}
+	return ts.MustDropout(x, p, true)
+}

@@ -1,0 +1,120 @@
+// Package bert is the BERT-family encoder (BERT, RoBERTa, MiniLM) on gotch, built from a
+// Hugging Face config.json and loaded from model.safetensors by Hugging Face's names,
+// with heads for sequence classification, regression and span prediction.
+package bert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Config is the subset of a Hugging Face BertConfig/RobertaConfig the encoder reads.
+type Config struct {
+	ModelType                 string  `json:"model_type"`
+	VocabSize                 int64   `json:"vocab_size"`
+	HiddenSize                int64   `json:"hidden_size"`
+	NumHiddenLayers           int64   `json:"num_hidden_layers"`
+	NumAttentionHeads         int64   `json:"num_attention_heads"`
+	IntermediateSize          int64   `json:"intermediate_size"`
+	HiddenAct                 string  `json:"hidden_act"`
+	HiddenDropoutProb         float64 `json:"hidden_dropout_prob"`
+	AttentionProbsDropoutProb float64 `json:"attention_probs_dropout_prob"`
+	MaxPositionEmbeddings     int64   `json:"max_position_embeddings"`
+	TypeVocabSize             int64   `json:"type_vocab_size"`
+	LayerNormEps              float64 `json:"layer_norm_eps"`
+	InitializerRange          float64 `json:"initializer_range"`
+	PadTokenID                int64   `json:"pad_token_id"`
+	// ClassifierDropout overrides HiddenDropoutProb in the head when set.
+	ClassifierDropout *float64 `json:"classifier_dropout"`
+	// NumLabels as Hugging Face derives it: from num_labels, else from id2label.
+	NumLabels int64             `json:"num_labels"`
+	ID2Label  map[string]string `json:"id2label"`
+}
+
+// Tiny is the built-in configuration of the demo and the tests: small enough to train
+// in seconds on a CPU, shaped like the real thing.
+func Tiny(vocabSize int64) Config {
+	return Config{
+		ModelType: "bert", VocabSize: vocabSize, HiddenSize: 64, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, IntermediateSize: 128, HiddenAct: "gelu",
+		HiddenDropoutProb: 0.1, AttentionProbsDropoutProb: 0.1, MaxPositionEmbeddings: 512,
+		TypeVocabSize: 2, LayerNormEps: 1e-12, InitializerRange: 0.02, NumLabels: 2,
+	}
+}
+
+// BaseShape is bert-base-uncased's configuration (110M parameters), for benchmarks and
+// parameter counts without weights.
+func BaseShape() Config {
+	return Config{
+		ModelType: "bert", VocabSize: 30522, HiddenSize: 768, NumHiddenLayers: 12,
+		NumAttentionHeads: 12, IntermediateSize: 3072, HiddenAct: "gelu",
+		HiddenDropoutProb: 0.1, AttentionProbsDropoutProb: 0.1, MaxPositionEmbeddings: 512,
+		TypeVocabSize: 2, LayerNormEps: 1e-12, InitializerRange: 0.02, NumLabels: 2,
+	}
+}
+
+// LoadConfig reads a Hugging Face config.json.
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{HiddenAct: "gelu", LayerNormEps: 1e-12, InitializerRange: 0.02, TypeVocabSize: 2}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return Config{}, fmt.Errorf("%s: not a config.json: %w", path, err)
+	}
+	if c.NumLabels == 0 {
+		c.NumLabels = int64(len(c.ID2Label))
+	}
+	if c.NumLabels == 0 {
+		c.NumLabels = 2 // transformers' PretrainedConfig default
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the values the encoder depends on.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.ModelType {
+	case "bert", "roberta":
+	default:
+		errs = append(errs, fmt.Errorf("model_type %q: this encoder reads bert and roberta (MiniLM checkpoints say bert)", c.ModelType))
+	}
+	for _, f := range []struct {
+		key string
+		v   int64
+	}{
+		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumHiddenLayers},
+		{"num_attention_heads", c.NumAttentionHeads}, {"intermediate_size", c.IntermediateSize},
+		{"max_position_embeddings", c.MaxPositionEmbeddings}, {"type_vocab_size", c.TypeVocabSize},
+	} {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s = %d, want > 0", f.key, f.v))
+		}
+	}
+	if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
+		errs = append(errs, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads))
+	}
+	switch c.HiddenAct {
+	case "gelu", "gelu_new", "gelu_pytorch_tanh", "relu":
+	default:
+		errs = append(errs, fmt.Errorf("hidden_act %q: want gelu, gelu_new, gelu_pytorch_tanh or relu", c.HiddenAct))
+	}
+	return errors.Join(errs...)
+}
+
+// prefix is the name of the base model inside a task model's checkpoint.
+func (c Config) prefix() string { return c.ModelType + "." }
+
+// headDropout is the dropout before the classifier, as transformers picks it.
+func (c Config) headDropout() float64 {
+	if c.ClassifierDropout != nil {
+		return *c.ClassifierDropout
+	}
+	return c.HiddenDropoutProb
+}

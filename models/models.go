@@ -1,0 +1,136 @@
+// Package models holds what every model of the harness shares with the methods: named
+// parameters and adaptable linear layers. A method sees a model only through Model, so
+// the same VectorFit, LoRA or full fine-tuning code runs on an encoder, a ViT or BART.
+package models
+
+import (
+	"fmt"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// LayerType is the role of an adaptable linear layer in a transformer block.
+type LayerType string
+
+// The six linears of a transformer block (SPEC §1).
+const (
+	Query   LayerType = "query"
+	Key     LayerType = "key"
+	Value   LayerType = "value"
+	AttnOut LayerType = "attn_out"
+	FFNUp   LayerType = "ffn_up"
+	FFNDown LayerType = "ffn_down"
+)
+
+// LayerTypes lists every LayerType in block order.
+var LayerTypes = []LayerType{Query, Key, Value, AttnOut, FFNUp, FFNDown}
+
+// ParseLayerType accepts a LayerType's name.
+func ParseLayerType(s string) (LayerType, error) {
+	for _, t := range LayerTypes {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("unknown layer type %q, want one of %v", s, LayerTypes)
+}
+
+// Param is one named tensor of a model, named as in the Hugging Face checkpoint.
+type Param struct {
+	Name string
+	T    *ts.Tensor
+	// Head marks the task head (classifier, span head, LM head): trained fully by every
+	// method and counted apart from the adapter.
+	Head bool
+}
+
+// Numel is the number of elements of the parameter.
+func (p Param) Numel() int64 { return numel(p.T.MustSize()) }
+
+func numel(size []int64) int64 {
+	n := int64(1)
+	for _, s := range size {
+		n *= s
+	}
+	return n
+}
+
+// Model is what a method needs of a model.
+type Model interface {
+	// Params lists every parameter, base model and head, in a fixed order.
+	Params() []Param
+	// Linears lists the adaptable linear layers in a fixed order.
+	Linears() []*Linear
+	// SetTraining switches dropout on (true) or off.
+	SetTraining(bool)
+}
+
+// Forwarder computes a linear layer's output when a method has re-parametrised it.
+type Forwarder interface {
+	Forward(x *ts.Tensor, training bool) *ts.Tensor
+}
+
+// Linear is an adaptable linear layer, y = x·Wᵀ + b, with W out×in. A method re-
+// parametrises it by setting Adapter, as PEFT's tuners replace a module; the model
+// always calls Forward, so the model's code never knows which method runs.
+type Linear struct {
+	Name    string    // Hugging Face module name, e.g. "bert.encoder.layer.0.attention.self.query"
+	Type    LayerType // its role in the block
+	Weight  *ts.Tensor
+	Bias    *ts.Tensor // nil when the layer has none
+	Adapter Forwarder  // nil: the plain dense layer
+}
+
+// Out and In are the layer's output and input sizes.
+func (l *Linear) Out() int64 { return l.Weight.MustSize()[0] }
+func (l *Linear) In() int64  { return l.Weight.MustSize()[1] }
+
+// Forward applies the layer (through its adapter if a method set one).
+func (l *Linear) Forward(x *ts.Tensor, training bool) *ts.Tensor {
+	if l.Adapter != nil {
+		return l.Adapter.Forward(x, training)
+	}
+	return Dense(x, l.Weight, l.Bias)
+}
+
+// noBias is an undefined tensor: libtorch's linear reads it as "no bias".
+var noBias = ts.NewTensor()
+
+// Dense is x·Wᵀ + b (b may be nil).
+func Dense(x, w, b *ts.Tensor) *ts.Tensor {
+	if b == nil {
+		b = noBias
+	}
+	return ts.MustLinear(x, w, b)
+}
+
+// Freeze sets requires_grad on every parameter of m to false: the starting point of a
+// parameter-efficient method, which then switches on what it trains.
+func Freeze(m Model) {
+	for _, p := range m.Params() {
+		p.T.MustRequiresGrad_(false)
+	}
+}
+
+// HeadParams returns m's task-head parameters.
+func HeadParams(m Model) []Param {
+	var head []Param
+	for _, p := range m.Params() {
+		if p.Head {
+			head = append(head, p)
+		}
+	}
+	return head
+}
+
+// BaseNumel counts the parameters of the base model, the head excluded: the
+// denominator of "% of base model".
+func BaseNumel(m Model) int64 {
+	var n int64
+	for _, p := range m.Params() {
+		if !p.Head {
+			n += p.Numel()
+		}
+	}
+	return n
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# setup.sh — make this checkout build against libtorch 2.1.0 with gotch v0.9.1.
+#
+# Idempotent: a second run checks, finds everything in place, and changes nothing.
+#
+#   1. libtorch: $LIBTORCH if set (a user's own build, e.g. CUDA from pytorch.org);
+#      otherwise the torch==2.1.0 wheel from PyPI, unpacked (torch/lib, torch/include,
+#      torch/share) into $CACHE_DIR/libtorch-2.1.0. The version is read from the headers.
+#   2. gotch: rewrites libtch/lib.go of the gotch v0.9.1 module in the Go module cache
+#      (as gotch's own setup-gotch.sh does) with this libtorch's include path, its C++
+#      ABI, the libraries to link (torch_cpu and c10 only, unless CUDA=1) and an rpath,
+#      so that plain `go build` / `go test` need no environment variables afterwards.
+#   3. compiles gotch once (the Go build cache keeps it).
+#
+# Environment:
+#   LIBTORCH   path of an existing libtorch 2.1.0 (folder holding lib/ and include/)
+#   CUDA=1     also link torch_cuda and c10_cuda (needs a libtorch that has them)
+#   VECTORFIT_CACHE  cache folder (default ${XDG_CACHE_HOME:-$HOME/.cache}/vectorfit-harness)
+#   PYTHON     python interpreter with pip, for the wheel download (default python3)
+set -euo pipefail
+
+TORCH_VERSION=2.1.0
+GOTCH_MODULE=github.com/sugarme/gotch
+GOTCH_VERSION=v0.9.1
+CACHE_DIR=${VECTORFIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vectorfit-harness}
+PYTHON=${PYTHON:-python3}
+STAMP=.vectorfit-complete # written last: a folder without it is an interrupted unpack
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+DOWNLOAD_TMP=
+trap '[ -z "$DOWNLOAD_TMP" ] || rm -rf "$DOWNLOAD_TMP"' EXIT
+
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+# step NAME CMD...: runs one step and prints its wall-clock time.
+step() {
+	local name=$1; shift
+	local t0=$SECONDS
+	echo "setup: $name ..."
+	"$@"
+	echo "setup: $name done ($((SECONDS - t0)) s)"
+}
+
+# header_version DIR prints the TORCH_VERSION string of a libtorch's headers.
+header_version() {
+	local h=$1/include/torch/csrc/api/include/torch/version.h
+	[ -f "$h" ] || return 1
+	local v
+	v=$(for part in MAJOR MINOR PATCH; do
+		sed -n "s/^#define TORCH_VERSION_$part \\([0-9]*\\).*/\\1/p" "$h"
+	done)
+	echo $v | tr ' ' .
+}
+
+# download_wheel: fetch the torch wheel with pip and unpack the C++ parts into $dest.
+download_wheel() {
+	local dest=$1
+	"$PYTHON" -m pip --version >/dev/null 2>&1 ||
+		die "no pip for '$PYTHON': install Python 3 with pip, or set LIBTORCH to a libtorch $TORCH_VERSION folder"
+	local tmp
+	tmp=$(mktemp -d "$CACHE_DIR/download.XXXXXX")
+	DOWNLOAD_TMP=$tmp # removed on exit, also when a step dies
+	# The wheel is the same for every CPython; the tag only has to exist on PyPI. The two
+	# nvidia runtime wheels (pinned as torch 2.1.0 pins them, ~15 MB) supply libcudart and
+	# libcupti, which the wheel's libtorch_cpu.so needs to load even on a CPU-only machine.
+	if ! "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: \
+		--platform manylinux1_x86_64 --python-version 311 --implementation cp --abi cp311 \
+		-d "$tmp" "torch==$TORCH_VERSION" \
+		nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105; then
+		die "pip could not download torch==$TORCH_VERSION from PyPI; check the network or set LIBTORCH to a libtorch $TORCH_VERSION folder"
+	fi
+	"$PYTHON" "$ROOT/scripts/unpack_libtorch.py" "$tmp" "$tmp/unpacked" || die "could not unpack the torch wheel in $tmp"
+	local got
+	got=$(header_version "$tmp/unpacked/torch") || true
+	[ "$got" = "$TORCH_VERSION" ] || die "the downloaded wheel's headers say torch '$got', expected $TORCH_VERSION"
+	echo "libtorch $TORCH_VERSION from the PyPI wheel" >"$tmp/unpacked/torch/$STAMP"
+	rm -rf "$dest"
+	mv "$tmp/unpacked/torch" "$dest" # atomic within one file system: no half-unpacked cache
+	rm -rf "$tmp"
+}
+
+# resolve_libtorch sets LIBTORCH_DIR.
+resolve_libtorch() {
+	if [ -n "${LIBTORCH:-}" ]; then
+		LIBTORCH_DIR=$(cd "$LIBTORCH" 2>/dev/null && pwd) || die "LIBTORCH=$LIBTORCH is not a folder"
+		echo "setup: using LIBTORCH=$LIBTORCH_DIR"
+	else
+		LIBTORCH_DIR=$CACHE_DIR/libtorch-$TORCH_VERSION
+		if [ -f "$LIBTORCH_DIR/$STAMP" ] && [ "$(header_version "$LIBTORCH_DIR")" = "$TORCH_VERSION" ]; then
+			echo "setup: libtorch $TORCH_VERSION already in $LIBTORCH_DIR"
+		else
+			mkdir -p "$CACHE_DIR"
+			step "download torch==$TORCH_VERSION wheel from PyPI and unpack libtorch" download_wheel "$LIBTORCH_DIR"
+		fi
+	fi
+	local got
+	got=$(header_version "$LIBTORCH_DIR") || die "$LIBTORCH_DIR has no include/torch/csrc/api/include/torch/version.h: not a libtorch folder"
+	[ "$got" = "$TORCH_VERSION" ] || die "$LIBTORCH_DIR is libtorch $got, gotch $GOTCH_VERSION needs $TORCH_VERSION; set LIBTORCH to a $TORCH_VERSION build or unset it"
+	for l in libtorch_cpu.so libc10.so; do
+		[ -f "$LIBTORCH_DIR/lib/$l" ] || die "$LIBTORCH_DIR/lib/$l is missing"
+	done
+}
+
+# cxx11_abi prints 0 or 1: the _GLIBCXX_USE_CXX11_ABI the libtorch was built with.
+# The PyPI wheel is pre-C++11 (0); pytorch.org's "cxx11-abi" zips are 1.
+cxx11_abi() {
+	local cfg=$LIBTORCH_DIR/share/cmake/Torch/TorchConfig.cmake
+	if [ -f "$cfg" ] && grep -q '_GLIBCXX_USE_CXX11_ABI=' "$cfg"; then
+		grep -o '_GLIBCXX_USE_CXX11_ABI=[01]' "$cfg" | head -n1 | cut -d= -f2
+	elif nm -D --defined-only "$LIBTORCH_DIR/lib/libc10.so" 2>/dev/null | grep -q '__cxx11'; then
+		echo 1
+	else
+		echo 0
+	fi
+}
+
+# libtch_go prints the lib.go that binds gotch to $LIBTORCH_DIR.
+libtch_go() {
+	local abi=$1 lib=$LIBTORCH_DIR/lib inc=$LIBTORCH_DIR/include
+	local libs="-ltorch_cpu -lc10"
+	if [ "${CUDA:-0}" = 1 ]; then
+		[ -f "$lib/libtorch_cuda.so" ] || die "CUDA=1 but $lib has no libtorch_cuda.so: point LIBTORCH at a CUDA build of libtorch $TORCH_VERSION"
+		# --no-as-needed: nothing references torch_cuda directly, but loading it registers
+		# the CUDA backend with torch_cpu.
+		libs="-Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed $libs"
+	fi
+	cat <<EOF
+// Code generated by scripts/setup.sh of github.com/vectorfit/harness; DO NOT EDIT.
+// libtorch: $LIBTORCH_DIR (CUDA=${CUDA:-0}, _GLIBCXX_USE_CXX11_ABI=$abi)
+
+package libtch
+
+// #cgo CFLAGS: -I\${SRCDIR} -O3 -Wall -Wno-unused-variable -Wno-deprecated-declarations -Wno-c++11-narrowing -g -Wno-sign-compare -Wno-unused-function
+// #cgo CFLAGS: -D_GLIBCXX_USE_CXX11_ABI=$abi
+// #cgo CFLAGS: -I$inc -I$inc/torch/csrc/api/include
+// #cgo CXXFLAGS: -std=c++17 -I\${SRCDIR} -g -O3 -D_GLIBCXX_USE_CXX11_ABI=$abi
+// #cgo CXXFLAGS: -I$inc -I$inc/torch/csrc/api/include
+// #cgo LDFLAGS: -L$lib -Wl,-rpath,$lib $libs -lstdc++
+import "C"
+EOF
+}
+
+# patch_gotch rewrites libtch/lib.go in the module cache, only if its content changes
+# (an unchanged file keeps the Go build cache valid: no recompile).
+patch_gotch() {
+	(cd "$ROOT" && go mod download "$GOTCH_MODULE") || die "go could not download $GOTCH_MODULE@$GOTCH_VERSION; check GOPROXY/network"
+	local dir
+	dir=$(cd "$ROOT" && go list -m -f '{{.Dir}}' "$GOTCH_MODULE") || die "go list found no $GOTCH_MODULE module"
+	[ -n "$dir" ] && [ -f "$dir/libtch/lib.go" ] || die "$GOTCH_MODULE has no libtch/lib.go in '$dir'"
+	local want
+	want=$(libtch_go "$(cxx11_abi)")
+	if [ "$(cat "$dir/libtch/lib.go")" = "$want" ]; then
+		echo "setup: $dir/libtch/lib.go already points at $LIBTORCH_DIR"
+		return
+	fi
+	chmod u+w "$dir/libtch" "$dir/libtch/lib.go"
+	printf '%s\n' "$want" >"$dir/libtch/lib.go"
+	chmod a-w "$dir/libtch/lib.go" "$dir/libtch"
+	echo "setup: rewrote $dir/libtch/lib.go"
+	# The go command indexes packages in the module cache once and trusts them to be
+	# immutable, so an index made before this rewrite keeps the old cgo flags. Only then
+	# is the build cache (which holds that index) cleared.
+	if ! (cd "$ROOT" && go list -f '{{.CgoLDFLAGS}}' "$GOTCH_MODULE/libtch") | grep -qF "$LIBTORCH_DIR/lib"; then
+		echo "setup: go's module index still has the old lib.go; clearing the Go build cache"
+		go clean -cache
+	fi
+}
+
+compile_gotch() {
+	(cd "$ROOT" && go build "$GOTCH_MODULE/ts" "$GOTCH_MODULE/nn") ||
+		die "gotch did not compile against $LIBTORCH_DIR (see the compiler output above)"
+}
+
+command -v go >/dev/null || die "no 'go' on PATH: install Go 1.26 or newer"
+command -v g++ >/dev/null || command -v c++ >/dev/null || die "no C++ compiler: install g++ (Debian: apt-get install g++)"
+T0=$SECONDS
+resolve_libtorch
+step "bind gotch $GOTCH_VERSION to libtorch" patch_gotch
+step "compile gotch (first time about 3 min on 2 cores, then cached)" compile_gotch
+echo "setup: ready in $((SECONDS - T0)) s; libtorch $TORCH_VERSION at $LIBTORCH_DIR"
