@@ -5,8 +5,11 @@ package models
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/internal/torchx"
 )
 
 // LayerType is the role of an adaptable linear layer in a transformer block.
@@ -81,6 +84,44 @@ type Linear struct {
 	Adapter Forwarder  // nil: the plain dense layer
 }
 
+// LinearSpec is a linear layer's shape, known from a configuration alone.
+type LinearSpec struct {
+	Name    string
+	Type    LayerType
+	Out, In int64
+	Bias    bool
+}
+
+// LayerType is the layer's role (for selecting targets).
+func (s LinearSpec) LayerType() LayerType { return s.Type }
+
+// LayerType is the layer's role (for selecting targets).
+func (l *Linear) LayerType() LayerType { return l.Type }
+
+// Spec is the layer's shape.
+func (l *Linear) Spec() LinearSpec {
+	return LinearSpec{Name: l.Name, Type: l.Type, Out: l.Out(), In: l.In(), Bias: l.Bias != nil}
+}
+
+// Shape is what counting parameters needs of a model: its base-model size and the
+// shapes of its adaptable linears.
+type Shape struct {
+	BaseParams int64 // parameters of the base model, head excluded
+	Linears    []LinearSpec
+}
+
+// ShapeOf reads a built model's shape.
+func ShapeOf(m Model) Shape { return Shape{BaseParams: BaseNumel(m), Linears: Specs(m.Linears())} }
+
+// Specs returns the shapes of layers.
+func Specs(ls []*Linear) []LinearSpec {
+	out := make([]LinearSpec, len(ls))
+	for i, l := range ls {
+		out[i] = l.Spec()
+	}
+	return out
+}
+
 // Out and In are the layer's output and input sizes.
 func (l *Linear) Out() int64 { return l.Weight.MustSize()[0] }
 func (l *Linear) In() int64  { return l.Weight.MustSize()[1] }
@@ -133,4 +174,15 @@ func BaseNumel(m Model) int64 {
 		}
 	}
 	return n
+}
+
+// NoGrad runs fn with autograd off and restores the previous mode. libtorch's grad mode
+// is per OS thread and goroutines move between threads, so the goroutine is pinned to
+// its thread for the duration (ts.NoGrad is not, and re-enables grad unconditionally).
+func NoGrad(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	prev := torchx.SetGradEnabled(false)
+	defer torchx.SetGradEnabled(prev)
+	fn()
 }

@@ -12,8 +12,12 @@ package torchx
 extern void at_manual_seed(int64_t) __attribute__((weak));
 extern void at_set_num_threads(int) __attribute__((weak));
 extern int at_get_num_threads(void) __attribute__((weak));
+extern int at_grad_set_enabled(int) __attribute__((weak));
 
-static int torchx_linked(void) { return at_manual_seed != 0 && at_set_num_threads != 0 && at_get_num_threads != 0; }
+static int torchx_linked(void) {
+	return at_manual_seed != 0 && at_set_num_threads != 0 && at_get_num_threads != 0 && at_grad_set_enabled != 0;
+}
+static int torchx_set_grad(int on) { return at_grad_set_enabled(on); }
 static void torchx_seed(int64_t s) { at_manual_seed(s); }
 static void torchx_set_threads(int n) { at_set_num_threads(n); }
 static int torchx_threads(void) { return at_get_num_threads(); }
@@ -35,6 +39,20 @@ func linked() {
 func ManualSeed(seed int64) {
 	linked()
 	C.torchx_seed(C.int64_t(seed))
+}
+
+// SetGradEnabled switches autograd on or off for the calling OS thread and returns the
+// previous state. (gotch's ts.GradSetEnabled reads the C int result as a Go int, 8
+// bytes, and so always reports false: restoring "the previous state" with it leaves
+// autograd off.) Callers pin the goroutine with runtime.LockOSThread: the mode is
+// thread-local in libtorch.
+func SetGradEnabled(on bool) bool {
+	linked()
+	arg := C.int(0)
+	if on {
+		arg = 1
+	}
+	return C.torchx_set_grad(arg) == 1
 }
 
 // SetNumThreads sets libtorch's intra-op thread count.

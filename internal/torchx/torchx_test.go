@@ -1,6 +1,7 @@
 package torchx
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -32,5 +33,26 @@ func TestNumThreads(t *testing.T) {
 	SetNumThreads(1)
 	if got := NumThreads(); got != 1 {
 		t.Fatalf("NumThreads() = %d after SetNumThreads(1)", got)
+	}
+}
+
+// SetGradEnabled reports the previous state truthfully (gotch's wrapper does not).
+func TestSetGradEnabledReportsPreviousState(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig := SetGradEnabled(true)
+	defer SetGradEnabled(orig)
+	if !SetGradEnabled(false) {
+		t.Error("after enabling, SetGradEnabled(false) reported it was off")
+	}
+	if SetGradEnabled(true) {
+		t.Error("after disabling, SetGradEnabled(true) reported it was on")
+	}
+	x := ts.MustOnes([]int64{2}, gotch.Float, gotch.CPU).MustSetRequiresGrad(true, true)
+	SetGradEnabled(false)
+	y := x.MustMulScalar(ts.FloatScalar(2), false)
+	SetGradEnabled(true)
+	if y.MustRequiresGrad() {
+		t.Error("an op under SetGradEnabled(false) recorded a graph")
 	}
 }

@@ -91,6 +91,52 @@ func Specs(c Config, head Head) []Spec {
 	return s
 }
 
+// blockLinears are the adaptable linears of one encoder layer, in order, by their
+// Hugging Face module names.
+var blockLinears = []struct {
+	name string
+	typ  models.LayerType
+}{
+	{"attention.self.query", models.Query}, {"attention.self.key", models.Key},
+	{"attention.self.value", models.Value}, {"attention.output.dense", models.AttnOut},
+	{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+}
+
+// LinearSpecs lists the adaptable linears of an encoder from its configuration.
+func LinearSpecs(c Config) []models.LinearSpec {
+	var out []models.LinearSpec
+	h, f := c.HiddenSize, c.IntermediateSize
+	for i := range c.NumHiddenLayers {
+		l := c.prefix() + "encoder.layer." + strconv.FormatInt(i, 10) + "."
+		for _, b := range blockLinears {
+			spec := models.LinearSpec{Name: l + b.name, Type: b.typ, Out: h, In: h, Bias: true}
+			switch b.typ {
+			case models.FFNUp:
+				spec.Out = f
+			case models.FFNDown:
+				spec.In = f
+			}
+			out = append(out, spec)
+		}
+	}
+	return out
+}
+
+// ShapeOf is the shape of an encoder with the given head, from its configuration.
+func ShapeOf(c Config, head Head) models.Shape {
+	s := models.Shape{Linears: LinearSpecs(c)}
+	for _, p := range Specs(c, head) {
+		if !p.Head {
+			n := int64(1)
+			for _, d := range p.Shape {
+				n *= d
+			}
+			s.BaseParams += n
+		}
+	}
+	return s
+}
+
 // Model is a BERT-family encoder with a task head.
 type Model struct {
 	Config   Config
@@ -136,22 +182,11 @@ func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error
 		t.MustRequiresGrad_(true)
 		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
 	}
-	p := c.prefix()
-	for i := range c.NumHiddenLayers {
-		l := p + "encoder.layer." + strconv.FormatInt(i, 10) + "."
-		for _, lt := range []struct {
-			name string
-			typ  models.LayerType
-		}{
-			{"attention.self.query", models.Query}, {"attention.self.key", models.Key},
-			{"attention.self.value", models.Value}, {"attention.output.dense", models.AttnOut},
-			{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
-		} {
-			m.linears = append(m.linears, &models.Linear{
-				Name: l + lt.name, Type: lt.typ,
-				Weight: tensors[l+lt.name+".weight"], Bias: tensors[l+lt.name+".bias"],
-			})
-		}
+	for _, spec := range LinearSpecs(c) {
+		m.linears = append(m.linears, &models.Linear{
+			Name: spec.Name, Type: spec.Type,
+			Weight: tensors[spec.Name+".weight"], Bias: tensors[spec.Name+".bias"],
+		})
 	}
 	return m, nil
 }

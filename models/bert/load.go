@@ -56,7 +56,7 @@ func FromTensors(c Config, head Head, ckpt map[string]*ts.Tensor, source string,
 		return nil, LoadReport{}, fmt.Errorf("%s: %w", source, err)
 	}
 	var (
-		rep                             LoadReport
+		rep                            LoadReport
 		missing, unexpected, misshaped []string
 		used                           = map[string]bool{}
 		tensors                        = map[string]*ts.Tensor{}

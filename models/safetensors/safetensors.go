@@ -164,8 +164,9 @@ func Load(path string) (map[string]*ts.Tensor, error) {
 		info := h.infos[name]
 		t, err := newTensor(buf[info.Offsets[0]:info.Offsets[1]], info, path, name)
 		if err != nil {
+			// Best-effort cleanup; the error that matters is err.
 			for _, t := range out {
-				t.MustDrop()
+				_ = t.Drop()
 			}
 			return nil, err
 		}

@@ -1,0 +1,167 @@
+// Package lora is LoRA (Hu et al., 2021) with the semantics of Hugging Face PEFT's
+// LoraLayer: y = x·W0ᵀ + b0 + (α/r)·dropout(x)·Aᵀ·Bᵀ, A (r×in) Kaiming-uniform with
+// a = √5, B (out×r) zeros, so the model is unchanged at step 0 and ΔW = (α/r)·B·A has
+// rank ≤ r. See SPEC §2.
+package lora
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/methods"
+	"github.com/vectorfit/harness/models"
+	"github.com/vectorfit/harness/train"
+)
+
+// Config is LoRA's configuration, named as PEFT's LoraConfig.
+type Config struct {
+	R       int64   // rank r
+	Alpha   float64 // lora_alpha; scaling = Alpha / R
+	Dropout float64 // lora_dropout, on the adapter's input only
+	Targets []models.LayerType
+	Seed    uint64 // draws A
+}
+
+// DefaultConfig is r = 8, α = 16, dropout 0.05 on all six linears.
+func DefaultConfig() Config { return Config{R: 8, Alpha: 16, Dropout: 0.05} }
+
+// LoRA implements methods.Method.
+type LoRA struct {
+	cfg    Config
+	layers []*Layer
+	head   []train.Param
+}
+
+// New returns LoRA with cfg.
+func New(cfg Config) (*LoRA, error) {
+	if cfg.R <= 0 {
+		return nil, fmt.Errorf("lora: r = %d, want > 0", cfg.R)
+	}
+	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return nil, fmt.Errorf("lora: dropout = %g, want in [0, 1)", cfg.Dropout)
+	}
+	return &LoRA{cfg: cfg}, nil
+}
+
+// Layer is one LoRA-adapted linear.
+type Layer struct {
+	linear  *models.Linear
+	A, B    *ts.Tensor
+	scaling float64
+	dropout float64
+}
+
+// Name implements methods.Method.
+func (*LoRA) Name() string { return "lora" }
+
+// Apply freezes m and adds A, B to every target linear.
+func (lo *LoRA) Apply(m models.Model) error {
+	if lo.layers != nil {
+		return fmt.Errorf("lora: Apply called twice")
+	}
+	models.Freeze(m)
+	targets := methods.Targets(m.Linears(), lo.cfg.Targets)
+	if len(targets) == 0 {
+		return fmt.Errorf("lora: the model has no linear layer of types %v", lo.cfg.Targets)
+	}
+	rng := models.NewRNG(lo.cfg.Seed, 11)
+	for _, l := range targets {
+		// kaiming_uniform_(a=√5): bound = gain·√(3/fan_in), gain = √(2/(1+a²)) = √(1/3),
+		// so bound = 1/√in.
+		bound := 1 / math.Sqrt(float64(l.In()))
+		ly := &Layer{
+			linear:  l,
+			A:       models.Uniform(rng, -bound, bound, lo.cfg.R, l.In()).MustTotype(l.Weight.DType(), true),
+			B:       ts.MustZeros([]int64{l.Out(), lo.cfg.R}, l.Weight.DType(), l.Weight.MustDevice()),
+			scaling: lo.cfg.Alpha / float64(lo.cfg.R),
+			dropout: lo.cfg.Dropout,
+		}
+		ly.A = ly.A.MustTo(l.Weight.MustDevice(), true)
+		ly.A.MustRequiresGrad_(true)
+		ly.B.MustRequiresGrad_(true)
+		l.Adapter = ly
+		lo.layers = append(lo.layers, ly)
+	}
+	lo.head = methods.TrainHead(m)
+	return nil
+}
+
+// Forward implements models.Forwarder.
+func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
+	base := models.Dense(x, ly.linear.Weight, ly.linear.Bias)
+	in := x.MustShallowClone()
+	if training && ly.dropout > 0 {
+		in = ts.MustDropout(in, ly.dropout, true)
+	}
+	xa := in.MustMatmul(ly.A.MustT(false), true)
+	xab := xa.MustMatmul(ly.B.MustT(false), true).MustMulScalar(ts.FloatScalar(ly.scaling), true)
+	return base.MustAdd(xab, true)
+}
+
+// delta is (α/r)·B·A in float64.
+func (ly *Layer) delta() *ts.Tensor {
+	b := ly.B.MustDetach(false).MustTotype(gotch.Double, true)
+	a := ly.A.MustDetach(false).MustTotype(gotch.Double, true)
+	defer a.MustDrop()
+	return b.MustMatmul(a, true).MustMulScalar(ts.FloatScalar(ly.scaling), true)
+}
+
+// Trainable implements methods.Method.
+func (lo *LoRA) Trainable() (adapter, head []train.Param) {
+	for _, ly := range lo.layers {
+		adapter = append(adapter,
+			train.Param{Name: ly.linear.Name + ".lora_A.weight", T: ly.A},
+			train.Param{Name: ly.linear.Name + ".lora_B.weight", T: ly.B})
+	}
+	return adapter, lo.head
+}
+
+// Hooks implements methods.Method.
+func (*LoRA) Hooks() []train.Hook { return nil }
+
+// Deltas implements methods.Method.
+func (lo *LoRA) Deltas() ([]methods.Delta, error) {
+	out := make([]methods.Delta, len(lo.layers))
+	for i, ly := range lo.layers {
+		out[i] = methods.Delta{Name: ly.linear.Name, Type: ly.linear.Type, W: ly.delta()}
+	}
+	return out, nil
+}
+
+// CountAdapter implements methods.Method: r·(in + out) per target layer.
+func (lo *LoRA) CountAdapter(s models.Shape) int64 {
+	var n int64
+	for _, l := range methods.Targets(s.Linears, lo.cfg.Targets) {
+		n += lo.cfg.R * (l.In + l.Out)
+	}
+	return n
+}
+
+// Merge folds every adapter into its weight, W ← W + (α/r)·B·A, and removes it, as
+// PEFT's merge_and_unload: inference then costs what the base model costs.
+func (lo *LoRA) Merge() {
+	models.NoGrad(func() {
+		for _, ly := range lo.layers {
+			d := ly.delta().MustTotype(ly.linear.Weight.DType(), true)
+			ly.linear.Weight.MustAdd_(d)
+			d.MustDrop()
+			ly.linear.Adapter = nil
+		}
+	})
+}
+
+// Layers returns the adapted layers.
+func (lo *LoRA) Layers() []*Layer { return lo.layers }
+
+// Describe implements methods.Method.
+func (lo *LoRA) Describe() string {
+	return fmt.Sprintf("lora(r=%d, alpha=%g, dropout=%g, targets=%s)", lo.cfg.R, lo.cfg.Alpha, lo.cfg.Dropout, methods.TargetNames(lo.cfg.Targets))
+}
+
+// Settings implements methods.Method.
+func (lo *LoRA) Settings() map[string]any {
+	return map[string]any{"r": lo.cfg.R, "alpha": lo.cfg.Alpha, "dropout": lo.cfg.Dropout, "targets": lo.cfg.Targets, "seed": lo.cfg.Seed}
+}

@@ -1,0 +1,83 @@
+// Package registry resolves methods by name: adding a method is one line here and a
+// package under methods/, never a change to a suite.
+package registry
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vectorfit/harness/methods"
+	"github.com/vectorfit/harness/methods/fullft"
+	"github.com/vectorfit/harness/methods/lora"
+	"github.com/vectorfit/harness/methods/vectorfit"
+)
+
+// factories build a method from its options.
+var factories = map[string]func(o *methods.Options) (methods.Method, error){
+	"vectorfit": func(o *methods.Options) (methods.Method, error) {
+		d := vectorfit.DefaultConfig()
+		return vectorfit.New(vectorfit.Config{
+			Targets:   o.LayerTypes("targets", d.Targets),
+			TrainBias: o.Bool("bias", d.TrainBias),
+			Forward:   o.String("forward", d.Forward),
+			AVF: vectorfit.AVFConfig{
+				Mode:     o.String("avf", d.AVF.Mode),
+				K:        o.Int("k", d.AVF.K),
+				Interval: o.Int("interval", d.AVF.Interval),
+				Strength: o.String("strength", d.AVF.Strength),
+				Start:    o.Int("start", d.AVF.Start),
+				Stop:     o.Int("stop", d.AVF.Stop),
+				Seed:     uint64(o.Int("seed", 0)),
+			},
+		})
+	},
+	"lora": func(o *methods.Options) (methods.Method, error) {
+		d := lora.DefaultConfig()
+		return lora.New(lora.Config{
+			R:       int64(o.Int("r", int(d.R))),
+			Alpha:   o.Float("alpha", d.Alpha),
+			Dropout: o.Float("dropout", d.Dropout),
+			Targets: o.LayerTypes("targets", d.Targets),
+			Seed:    uint64(o.Int("seed", 0)),
+		})
+	},
+	"fullft": func(*methods.Options) (methods.Method, error) { return fullft.New(), nil },
+}
+
+// Names lists the registered methods.
+func Names() []string {
+	var n []string
+	for k := range factories {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	return n
+}
+
+// New builds the named method from key=value options (nil for the defaults).
+func New(name string, kv map[string]string) (methods.Method, error) {
+	f, ok := factories[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown method %q, want one of %s", name, strings.Join(Names(), ", "))
+	}
+	o := methods.NewOptions(name, kv)
+	m, err := f(o)
+	if oerr := o.Err(); oerr != nil {
+		return nil, oerr
+	}
+	return m, err
+}
+
+// ParseList splits "vectorfit,lora" into checked method names.
+func ParseList(list string) ([]string, error) {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if _, ok := factories[n]; !ok {
+			return nil, fmt.Errorf("unknown method %q in %q, want one of %s", n, list, strings.Join(Names(), ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,358 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/internal/torchx"
+)
+
+// Task is what a suite gives the engine.
+type Task interface {
+	// Batches returns the training batches of one epoch (0-based), in order (the suite
+	// shuffles with the seed it was given). Run asks for epoch 0 once up front, to size
+	// the schedule, and assumes later epochs have as many batches.
+	Batches(epoch int) ([]any, error)
+	// Loss computes the scalar training loss of one batch, with the graph attached. Run
+	// owns the returned tensor and drops it after the backward pass.
+	Loss(batch any) (*ts.Tensor, error)
+	// Evaluate scores the model on the dev data; Main names the score used to pick the
+	// best evaluation (higher is better). Run calls it in eval mode and under no-grad.
+	Evaluate() (Scores, error)
+	// SetTraining switches the model's dropout.
+	SetTraining(bool)
+}
+
+// Scores are one evaluation's metrics; Values[Main] picks the best evaluation.
+type Scores struct {
+	Main   string
+	Values map[string]float64
+}
+
+// Hook is called after every optimizer step (1-based count), before the next forward
+// pass. Methods use it, e.g. Adaptive Vector Freezing re-ranks and freezes vectors.
+type Hook func(step int) error
+
+// Config is the loop's hyperparameters (SPEC §4).
+type Config struct {
+	Epochs   int
+	MaxSteps int // > 0: train exactly this many optimizer steps, over as many epochs as it takes (HF's max_steps), and size the schedule with it
+	// WarmupSteps wins when > 0; else warm-up is ceil(WarmupRatio · total steps).
+	WarmupSteps int
+	WarmupRatio float64
+	MaxGradNorm float64 // 0 = no clipping
+	GradAccum   int     // micro-batches per optimizer step; 0 means 1
+	EvalEvery   int     // evaluate every N optimizer steps; 0 = at the end of each epoch. Always after the last step.
+	Seed        int64   // seeds libtorch's RNG (dropout) before training
+	// Progress receives a one-line progress bar rewritten with \r, and a final newline.
+	Progress io.Writer
+	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
+	// is given uses these, so that a run's record cannot disagree with its training.
+	Beta1, Beta2, Eps float64
+}
+
+// AdamW builds the optimizer this config describes.
+func (c Config) AdamW(groups []Group) *AdamW { return NewAdamW(groups, c.Beta1, c.Beta2, c.Eps) }
+
+// Eval is one evaluation: after Step optimizer steps, during Epoch (0-based, as passed
+// to Batches). Loss is the mean training loss per step since the previous evaluation.
+type Eval struct {
+	Step   int
+	Epoch  int
+	Scores Scores
+	Loss   float64
+}
+
+// Result is what a run reports (SPEC §5's timings and memory among it).
+type Result struct {
+	Best    Eval   // highest Scores.Values[Scores.Main]; the earliest on ties
+	History []Eval // every evaluation, in order
+	Steps   int    // optimizer steps taken
+	// FinalLoss is the mean training loss per step over the last evaluation interval.
+	FinalLoss float64
+	// SetupTime is Run's own preparation (seeding, epoch 0's batches); callers add their
+	// model and method setup (e.g. VectorFit's SVD). TrainTime excludes evaluation;
+	// StepTime = TrainTime/Steps.
+	SetupTime, TrainTime, EvalTime, StepTime time.Duration
+	PeakRSS                                  int64 // bytes, VmHWM (0 where unavailable)
+}
+
+// gcEvery is how often (in optimizer steps) Run forces a Go GC. Tensors are freed by
+// finalizers, and the Go GC cannot see libtorch's memory, so without this a task that
+// leaves intermediates to the finalizers could grow resident memory for a long time.
+const gcEvery = 50
+
+// Run trains task with opt: for each epoch, for each batch, loss ÷ (micro-batches in
+// the step) and backward; every GradAccum micro-batches clip, opt.Step with the linear
+// schedule, ZeroGrad and the hooks in order; evaluation as configured, in eval mode and
+// under no-grad. An epoch whose batch count is not a multiple of GradAccum ends with a
+// shorter step (as Hugging Face's Trainer), whose loss is divided by its own length so
+// that it still averages its micro-batches. Errors stop the run; they carry the step,
+// and the Result so far is returned with them.
+func Run(cfg Config, task Task, opt *AdamW, hooks ...Hook) (Result, error) {
+	// Grad mode is thread-local in libtorch: keep the whole run on one OS thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := time.Now()
+	cfg, err := cfg.resolve(opt)
+	if err != nil {
+		return Result{}, err
+	}
+	torchx.ManualSeed(cfg.Seed)
+	prev := torchx.SetGradEnabled(true) // not ts.MustGradSetEnabled: it misreports the previous mode
+	defer torchx.SetGradEnabled(prev)
+
+	first, err := batchesOf(task, 0, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	r := newRunner(cfg, task, opt, hooks, len(first))
+	r.res.SetupTime = time.Since(start)
+	err = r.train(first)
+	r.finish()
+	return r.res, err
+}
+
+// resolve fills Config's zero values and rejects inconsistent settings.
+func (c Config) resolve(opt *AdamW) (Config, error) {
+	if c.GradAccum == 0 {
+		c.GradAccum = 1
+	}
+	switch {
+	case opt == nil:
+		return c, errors.New("train: no optimizer")
+	case c.GradAccum < 0 || c.EvalEvery < 0 || c.MaxSteps < 0 || c.WarmupSteps < 0 || c.MaxGradNorm < 0:
+		return c, fmt.Errorf("train: negative setting in %+v", c)
+	case c.Epochs <= 0 && c.MaxSteps <= 0:
+		return c, errors.New("train: need Epochs > 0 or MaxSteps > 0")
+	}
+	b1, b2, eps := opt.Hyper()
+	if orDefault(c.Beta1, DefaultBeta1) != b1 || orDefault(c.Beta2, DefaultBeta2) != b2 || orDefault(c.Eps, DefaultEps) != eps {
+		return c, fmt.Errorf("train: config has AdamW β1=%g β2=%g ε=%g, the optimizer β1=%g β2=%g ε=%g",
+			orDefault(c.Beta1, DefaultBeta1), orDefault(c.Beta2, DefaultBeta2), orDefault(c.Eps, DefaultEps), b1, b2, eps)
+	}
+	return c, nil
+}
+
+// batchesOf gets one epoch's batches; an empty epoch would make the loop spin.
+func batchesOf(task Task, epoch, step int) ([]any, error) {
+	b, err := task.Batches(epoch)
+	if err != nil {
+		return nil, fmt.Errorf("train: batches of epoch %d (after step %d): %w", epoch, step, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("train: epoch %d has no batches", epoch)
+	}
+	return b, nil
+}
+
+// runner is one Run's state.
+type runner struct {
+	cfg           Config
+	task          Task
+	opt           *AdamW
+	hooks         []Hook
+	params        []Param
+	total, warmup int // optimizer steps of the schedule
+
+	step, epoch int
+	lastEval    int     // step of the latest evaluation (-1: none yet)
+	lossSum     float64 // sum of per-step losses since the latest evaluation
+	lossSteps   int
+	bar         *progress
+	res         Result
+}
+
+func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch int) *runner {
+	total := cfg.MaxSteps
+	if total <= 0 {
+		perEpoch := (batchesPerEpoch + cfg.GradAccum - 1) / cfg.GradAccum
+		total = cfg.Epochs * perEpoch
+	}
+	return &runner{
+		cfg: cfg, task: task, opt: opt, hooks: hooks,
+		params:   allParams(opt.Groups()),
+		total:    total,
+		warmup:   warmupSteps(cfg.WarmupSteps, cfg.WarmupRatio, total),
+		lastEval: -1,
+		bar:      newProgress(cfg.Progress, total),
+	}
+}
+
+// train runs the epochs, then the final evaluation unless the last step just had one.
+func (r *runner) train(first []any) error {
+	r.task.SetTraining(true)
+	batches := first
+	for epoch := 0; !r.finished(epoch); epoch++ {
+		r.epoch = epoch
+		if epoch > 0 {
+			t0 := time.Now()
+			var err error
+			if batches, err = batchesOf(r.task, epoch, r.step); err != nil {
+				return err
+			}
+			r.res.TrainTime += time.Since(t0)
+		}
+		if err := r.runEpoch(batches); err != nil {
+			return err
+		}
+	}
+	if r.lastEval != r.step {
+		return r.evaluate()
+	}
+	return nil
+}
+
+// finished says whether training is over before epoch starts: MaxSteps counts steps,
+// otherwise Epochs counts epochs.
+func (r *runner) finished(epoch int) bool {
+	if r.cfg.MaxSteps > 0 {
+		return r.step >= r.cfg.MaxSteps
+	}
+	return epoch >= r.cfg.Epochs
+}
+
+func (r *runner) runEpoch(batches []any) error {
+	ga := r.cfg.GradAccum
+	for i := 0; i < len(batches); i += ga {
+		if r.cfg.MaxSteps > 0 && r.step >= r.cfg.MaxSteps {
+			return nil
+		}
+		if err := r.optimizerStep(batches[i:min(i+ga, len(batches))]); err != nil {
+			return err
+		}
+		endOfEpoch := i+ga >= len(batches)
+		if r.evalDue(endOfEpoch) {
+			if err := r.evaluate(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *runner) evalDue(endOfEpoch bool) bool {
+	if r.cfg.EvalEvery > 0 {
+		return r.step%r.cfg.EvalEvery == 0
+	}
+	return endOfEpoch
+}
+
+// optimizerStep is one update from the given micro-batches, then the hooks.
+func (r *runner) optimizerStep(micro []any) error {
+	t0 := time.Now()
+	loss, err := r.accumulate(micro)
+	if err != nil {
+		return err
+	}
+	if r.cfg.MaxGradNorm > 0 {
+		ClipGradNorm(r.params, r.cfg.MaxGradNorm)
+	}
+	r.opt.Step(LinearSchedule(r.step, r.warmup, r.total))
+	r.opt.ZeroGrad()
+	r.step++
+	r.lossSum += loss
+	r.lossSteps++
+	for _, h := range r.hooks {
+		if err := h(r.step); err != nil {
+			return fmt.Errorf("train: hook after step %d: %w", r.step, err)
+		}
+	}
+	if r.step%gcEvery == 0 {
+		runtime.GC()
+	}
+	r.res.TrainTime += time.Since(t0)
+	r.bar.show(r.step, r.meanLoss(), r.res.TrainTime)
+	return nil
+}
+
+// accumulate runs forward and backward on each micro-batch, the loss divided by their
+// number so that the gradients add up to those of the mean loss. It returns that mean.
+func (r *runner) accumulate(micro []any) (float64, error) {
+	var sum float64
+	for _, b := range micro {
+		loss, err := r.task.Loss(b)
+		if err != nil {
+			return 0, fmt.Errorf("train: loss at step %d: %w", r.step+1, err)
+		}
+		v, err := backward(loss, len(micro))
+		if err != nil {
+			return 0, fmt.Errorf("train: backward at step %d: %w", r.step+1, err)
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// backward back-propagates loss/n, drops the loss (and so its graph), and returns loss/n.
+func backward(loss *ts.Tensor, n int) (float64, error) {
+	defer loss.MustDrop()
+	if k := loss.Numel(); k != 1 {
+		return 0, fmt.Errorf("loss has %d elements, want a scalar", k)
+	}
+	scaled := loss.MustDivScalar(ts.FloatScalar(float64(n)), false)
+	defer scaled.MustDrop()
+	if err := scaled.Backward(); err != nil {
+		return 0, err
+	}
+	return scaled.Float64Value([]int64{})
+}
+
+// evaluate scores the model in eval mode under no-grad and keeps the best evaluation.
+func (r *runner) evaluate() error {
+	t0 := time.Now()
+	r.task.SetTraining(false)
+	var scores Scores
+	var err error
+	noGrad(func() { scores, err = r.task.Evaluate() })
+	r.task.SetTraining(true)
+	r.lastEval = r.step
+	runtime.GC() // evaluation leaves many intermediates to the finalizers
+	r.res.EvalTime += time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("train: evaluation after step %d: %w", r.step, err)
+	}
+	v, ok := scores.Values[scores.Main]
+	if !ok {
+		return fmt.Errorf("train: evaluation after step %d has no main score %q in %v", r.step, scores.Main, scores.Values)
+	}
+	ev := Eval{Step: r.step, Epoch: r.epoch, Scores: scores, Loss: r.meanLoss()}
+	r.res.History = append(r.res.History, ev)
+	if len(r.res.History) == 1 || better(v, r.res.Best.Scores.Values[r.res.Best.Scores.Main]) {
+		r.res.Best = ev
+	}
+	r.lossSum, r.lossSteps = 0, 0
+	r.bar.setDev(scores.Main, v, r.res.Best.Scores.Values[r.res.Best.Scores.Main])
+	return nil
+}
+
+// better is v > best, with NaN (a diverged evaluation) below every number.
+func better(v, best float64) bool {
+	return v > best || (math.IsNaN(best) && !math.IsNaN(v))
+}
+
+func (r *runner) meanLoss() float64 {
+	if r.lossSteps == 0 {
+		return math.NaN()
+	}
+	return r.lossSum / float64(r.lossSteps)
+}
+
+// finish fills the summary fields of the result.
+func (r *runner) finish() {
+	r.bar.done()
+	r.res.Steps = r.step
+	if n := len(r.res.History); n > 0 {
+		r.res.FinalLoss = r.res.History[n-1].Loss
+	}
+	if r.step > 0 {
+		r.res.StepTime = r.res.TrainTime / time.Duration(r.step)
+	}
+	r.res.PeakRSS = PeakRSS()
+}
