@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -116,43 +117,39 @@ func (o *AdamW) Step(lrScale float64) {
 }
 
 // update is the body of torch.optim.adamw._single_tensor_adamw for one parameter.
-// Each line computes in the order torch's CPU kernels do, so results match to the bit
-// where libtorch's kernels are the same.
+// Each line computes in the order torch's CPU kernels do (addcmul_ is v + (value·g)·g,
+// addcdiv_ is p + (value·m)/denom), so the result matches torch's to the bit wherever
+// libtorch's kernels agree. gotch's addcmul_/addcdiv_ have no value argument, so one
+// factor is pre-scaled instead.
 func (o *AdamW) update(p Param, lr, wd float64) {
-	grad, ok := gradOf(p.T)
+	g, ok := trainedGrad(p.T)
 	if !ok {
 		return
 	}
-	defer grad.MustDrop()
+	defer lib.AtFree(g)
 	s := o.stateOf(p)
 	s.step++
+	param, m, v := handle(p.T), handle(s.m), handle(s.v)
 
-	// Decoupled weight decay: param.mul_(1 - lr * weight_decay).
 	if wd != 0 {
-		p.T.MustMulScalar_(ts.FloatScalar(1 - lr*wd))
+		mulScalar_(param, 1-lr*wd) // param.mul_(1 - lr * weight_decay)
 	}
-	// exp_avg.lerp_(grad, 1 - beta1)  ==  β1·m + (1−β1)·g
-	s.m.MustLerp_(grad, ts.FloatScalar(1-o.beta1))
-	// exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2). gotch's addcmul_ has
-	// no value argument; the kernel computes v + (value·g)·g, so pre-scale one factor.
-	s.v.MustMulScalar_(ts.FloatScalar(o.beta2))
-	scaledGrad := grad.MustMulScalar(ts.FloatScalar(1-o.beta2), false)
-	s.v.MustAddcmul_(scaledGrad, grad)
-	scaledGrad.MustDrop()
+	lerp_(m, g, 1-o.beta1) // exp_avg.lerp_(grad, 1 - beta1) == β1·m + (1−β1)·g
+	mulScalar_(v, o.beta2) // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+	scaledGrad := mulScalar(g, 1-o.beta2)
+	addcmul_(v, scaledGrad, g)
+	lib.AtFree(scaledGrad)
 
 	bias1 := 1 - math.Pow(o.beta1, float64(s.step))
 	bias2 := 1 - math.Pow(o.beta2, float64(s.step))
 	stepSize := lr / bias1
-	// denom = (exp_avg_sq.sqrt() / sqrt(bias_correction2)).add_(eps)
-	denom := s.v.MustSqrt(false)
-	denom.MustDivScalar_(ts.FloatScalar(math.Sqrt(bias2)))
-	denom.MustAddScalar_(ts.FloatScalar(o.eps))
-	// param.addcdiv_(exp_avg, denom, value=-step_size); the kernel computes
-	// p + (value·m)/denom, so pre-scale m for gotch's value-less addcdiv_.
-	scaledM := s.m.MustMulScalar(ts.FloatScalar(-stepSize), false)
-	p.T.MustAddcdiv_(scaledM, denom)
-	scaledM.MustDrop()
-	denom.MustDrop()
+	denom := sqrt(v) // (exp_avg_sq.sqrt() / sqrt(bias_correction2)).add_(eps)
+	divScalar_(denom, math.Sqrt(bias2))
+	addScalar_(denom, o.eps)
+	scaledM := mulScalar(m, -stepSize) // param.addcdiv_(exp_avg, denom, value=-step_size)
+	addcdiv_(param, scaledM, denom)
+	lib.AtFree(scaledM)
+	lib.AtFree(denom)
 }
 
 // stateOf returns p's state, creating zero moments at its first update as torch does.

@@ -3,7 +3,7 @@ package train
 import (
 	"math"
 
-	"github.com/sugarme/gotch/ts"
+	lib "github.com/sugarme/gotch/libtch"
 )
 
 // ClipGradNorm scales every gradient so that their global L2 norm is at most maxNorm,
@@ -14,35 +14,30 @@ import (
 // The global norm is summed on the host in float64 from each gradient's norm, which
 // differs from torch's float32 stack-and-norm only in the last bits.
 func ClipGradNorm(params []Param, maxNorm float64) float64 {
-	var grads []*ts.Tensor
-	defer func() {
-		for _, g := range grads {
-			g.MustDrop()
-		}
-	}()
-	var sumSq float64
+	var total float64
 	noGrad(func() {
-		for _, p := range params {
-			g, ok := gradOf(p.T)
-			if !ok {
-				continue
+		var grads []cTensor
+		defer func() {
+			for _, g := range grads {
+				lib.AtFree(g)
 			}
-			grads = append(grads, g)
-			n := g.MustNorm(false)
-			norm := n.MustFloat64Value([]int64{})
-			n.MustDrop()
-			sumSq += norm * norm
+		}()
+		var sumSq float64
+		for _, p := range params {
+			if g, ok := trainedGrad(p.T); ok {
+				grads = append(grads, g)
+				n := norm(g)
+				sumSq += n * n
+			}
+		}
+		total = math.Sqrt(sumSq)
+		coef := maxNorm / (total + 1e-6)
+		if coef < 1 { // torch multiplies by the clamped 1 too; skipping it changes nothing
+			for _, g := range grads {
+				mulScalar_(g, coef)
+			}
 		}
 	})
-	total := math.Sqrt(sumSq)
-	coef := maxNorm / (total + 1e-6)
-	if coef < 1 {
-		noGrad(func() {
-			for _, g := range grads {
-				g.MustMulScalar_(ts.FloatScalar(coef))
-			}
-		})
-	}
 	return total
 }
 

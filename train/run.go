@@ -6,8 +6,10 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"strings"
 	"time"
 
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/internal/torchx"
@@ -296,12 +298,25 @@ func backward(loss *ts.Tensor, n int) (float64, error) {
 	if k := loss.Numel(); k != 1 {
 		return 0, fmt.Errorf("loss has %d elements, want a scalar", k)
 	}
-	scaled := loss.MustDivScalar(ts.FloatScalar(float64(n)), false)
-	defer scaled.MustDrop()
-	if err := scaled.Backward(); err != nil {
-		return 0, err
+	h := handle(loss)
+	if n > 1 {
+		h = divScalar(h, float64(n))
+		defer lib.AtFree(h)
 	}
-	return scaled.Float64Value([]int64{})
+	lib.AtBackward(h, 0, 0)
+	if err := ts.TorchErr(); err != nil {
+		return 0, errors.New(firstLine(err.Error()))
+	}
+	return item(h), nil
+}
+
+// firstLine keeps the message of a libtorch error, without the C++ and Go traces
+// gotch appends.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // evaluate scores the model in eval mode under no-grad and keeps the best evaluation.

@@ -89,16 +89,22 @@ func (lo *LoRA) Apply(m models.Model) error {
 	return nil
 }
 
-// Forward implements models.Forwarder.
+// Forward implements models.Forwarder. linear(x, A) is x·Aᵀ without a transposed copy;
+// every temporary stays referenced until its op returns (gotch's finalizers may
+// otherwise free an argument during the C call).
 func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
 	base := models.Dense(x, ly.linear.Weight, ly.linear.Bias)
-	in := x.MustShallowClone()
+	in := x
 	if training && ly.dropout > 0 {
-		in = ts.MustDropout(in, ly.dropout, true)
+		in = ts.MustDropout(x, ly.dropout, true)
+		defer in.MustDrop()
 	}
-	xa := in.MustMatmul(ly.A.MustT(false), true)
-	xab := xa.MustMatmul(ly.B.MustT(false), true).MustMulScalar(ts.FloatScalar(ly.scaling), true)
-	return base.MustAdd(xab, true)
+	xa := models.Dense(in, ly.A, nil)
+	xab := models.Dense(xa, ly.B, nil).MustMulScalar(ts.FloatScalar(ly.scaling), true)
+	xa.MustDrop()
+	out := base.MustAdd(xab, true)
+	xab.MustDrop()
+	return out
 }
 
 // delta is (α/r)·B·A in float64.

@@ -380,3 +380,28 @@ func (m *Model) dropout(x *ts.Tensor, p float64) *ts.Tensor {
 	}
 	return ts.MustDropout(x, p, true)
 }
+
+// To moves every parameter to dev (before a method is applied: methods build their
+// tensors on the device of the weights they adapt).
+func (m *Model) To(dev gotch.Device) {
+	if dev == gotch.CPU {
+		return
+	}
+	moved := map[string]*ts.Tensor{}
+	for i, p := range m.params {
+		t := p.T.MustTo(dev, false).MustDetach(true)
+		t.MustRequiresGrad_(p.T.MustRequiresGrad())
+		m.params[i].T = t
+		moved[p.Name] = t
+	}
+	m.byName = moved
+	for _, l := range m.linears {
+		l.Weight = moved[l.Name+".weight"]
+		if l.Bias != nil {
+			l.Bias = moved[l.Name+".bias"]
+		}
+	}
+}
+
+// Device is where the parameters live.
+func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }

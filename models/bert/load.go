@@ -40,6 +40,12 @@ func Load(dir string, head Head, numLabels int64, seed uint64) (*Model, LoadRepo
 	if numLabels > 0 {
 		c.NumLabels = numLabels
 	}
+	return LoadWithConfig(dir, c, head, seed)
+}
+
+// LoadWithConfig builds a model from dir/model.safetensors with a configuration the
+// caller adjusted (label count, classifier dropout).
+func LoadWithConfig(dir string, c Config, head Head, seed uint64) (*Model, LoadReport, error) {
 	weights := filepath.Join(dir, "model.safetensors")
 	tensors, err := safetensors.Load(weights)
 	if err != nil {

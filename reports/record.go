@@ -1,0 +1,162 @@
+// Package reports stores one JSON record per run (SPEC §5) and renders the records as
+// the paper's tables (markdown), a flat CSV, or a JSON array.
+//
+// It depends on methods only for the parameter and rank types; it never touches tensors.
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vectorfit/harness/methods"
+)
+
+// SchemaVersion is the Record layout this package writes and reads. Bump it when a field
+// changes meaning, so that old records are rejected instead of misread.
+const SchemaVersion = 1
+
+// Record is everything one (suite, task, method, seed) run reports: enough to compare it
+// with the others and to rerun it.
+type Record struct {
+	Schema            int            `json:"schema"`
+	Suite             string         `json:"suite"`  // e.g. "glue"
+	Task              string         `json:"task"`   // e.g. "rte"
+	Method            string         `json:"method"` // registry name, e.g. "vectorfit"
+	MethodDescription string         `json:"method_description"`
+	MethodSettings    map[string]any `json:"method_settings"`
+	Seed              int64          `json:"seed"`
+	Model             Model          `json:"model"`
+	Data              []DataFile     `json:"data"`
+	// Hyperparameters are the training settings: lr, epochs, batch, max_len, warmup,
+	// weight_decay, ...
+	Hyperparameters map[string]any        `json:"hyperparameters"`
+	Scores          map[string]float64    `json:"scores"`     // the best evaluation's scores, as fractions
+	MainScore       string                `json:"main_score"` // the key of Scores that picks the best evaluation
+	BestStep        int                   `json:"best_step"`
+	History         []Eval                `json:"history"`
+	Params          methods.Counts        `json:"params"`
+	Ranks           []methods.RankSummary `json:"ranks"`
+	MatrixRanks     []methods.MatrixRank  `json:"matrix_ranks,omitempty"`
+	Timing          Timing                `json:"timing"`
+	PeakRSSBytes    int64                 `json:"peak_rss_bytes"` // 0 where unavailable
+	Device          string                `json:"device"`
+	Code            Code                  `json:"code"`
+	Command         []string              `json:"command"` // os.Args of the run
+	StartedAt       time.Time             `json:"started_at"`
+	FinishedAt      time.Time             `json:"finished_at"`
+}
+
+// Model identifies the base model, down to the bytes of its files.
+type Model struct {
+	Name          string `json:"name"`
+	Source        string `json:"source"` // local path or hub id
+	Revision      string `json:"revision"`
+	ConfigSHA256  string `json:"config_sha256"`
+	WeightsSHA256 string `json:"weights_sha256"`
+}
+
+// DataFile is one data file a run read.
+type DataFile struct {
+	Role     string `json:"role"` // "train", "validation", "validation_mismatched", ...
+	Path     string `json:"path"`
+	SHA256   string `json:"sha256"`
+	Bytes    int64  `json:"bytes"`
+	Examples int    `json:"examples"`
+}
+
+// Eval is one evaluation during training.
+type Eval struct {
+	Step   int                `json:"step"`
+	Epoch  int                `json:"epoch"`
+	Loss   float64            `json:"loss"` // mean training loss since the previous evaluation
+	Scores map[string]float64 `json:"scores"`
+}
+
+// Timing is wall-clock time in seconds (SPEC §5).
+type Timing struct {
+	SetupSeconds float64 `json:"setup_seconds"` // model load, SVD, method setup
+	TrainSeconds float64 `json:"train_seconds"` // excluding evaluation
+	EvalSeconds  float64 `json:"eval_seconds"`
+	StepSeconds  float64 `json:"step_seconds"` // TrainSeconds / Steps
+	Steps        int     `json:"steps"`
+}
+
+// Code identifies the harness build that produced a record.
+type Code struct {
+	Version   string `json:"version"` // git describe --always --dirty, or "unknown"
+	GoVersion string `json:"go_version"`
+	Libtorch  string `json:"libtorch"` // filled by the caller: this package does not link libtorch
+}
+
+// id is what makes two records the same run: a rerun replaces it.
+type id struct {
+	suite, task, method string
+	seed                int64
+}
+
+func (r Record) id() id { return id{r.Suite, r.Task, r.Method, r.Seed} }
+
+func (i id) String() string {
+	return fmt.Sprintf("%s/%s %s seed %d", i.suite, i.task, i.method, i.seed)
+}
+
+// FileName is "<suite>_<task>_<method>_seed<seed>.json", each part reduced to
+// [A-Za-z0-9.-] so that "_" stays an unambiguous separator and no part can name a
+// directory. Distinct runs could still meet in one name; Write refuses that.
+func (r Record) FileName() string {
+	return fmt.Sprintf("%s_%s_%s_seed%s.json",
+		sanitise(r.Suite), sanitise(r.Task), sanitise(r.Method), strconv.FormatInt(r.Seed, 10))
+}
+
+func sanitise(s string) string {
+	s = strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+			return c
+		}
+		return '-'
+	}, s)
+	// "." and ".." alone would still be path elements; a leading dot would hide the file.
+	if strings.HasPrefix(s, ".") {
+		s = "-" + s[1:]
+	}
+	return s
+}
+
+// validate checks what the tables rely on: the identity, a main score that exists, and
+// scores that JSON can carry (encoding/json rejects NaN without naming the field).
+func validate(r Record) error {
+	var errs []error
+	if r.Schema != SchemaVersion {
+		errs = append(errs, fmt.Errorf("schema %d, this code reads %d", r.Schema, SchemaVersion))
+	}
+	for _, f := range []struct{ name, v string }{{"suite", r.Suite}, {"task", r.Task}, {"method", r.Method}} {
+		if f.v == "" {
+			errs = append(errs, fmt.Errorf("empty %s", f.name))
+		}
+	}
+	if _, ok := r.Scores[r.MainScore]; !ok {
+		errs = append(errs, fmt.Errorf("main_score %q is not among the scores %v", r.MainScore, sortedKeys(r.Scores)))
+	}
+	errs = append(errs, finite("scores", r.Scores))
+	for i, e := range r.History {
+		if math.IsNaN(e.Loss) || math.IsInf(e.Loss, 0) {
+			errs = append(errs, fmt.Errorf("history[%d].loss is %v", i, e.Loss))
+		}
+		errs = append(errs, finite(fmt.Sprintf("history[%d].scores", i), e.Scores))
+	}
+	return errors.Join(errs...)
+}
+
+func finite(field string, scores map[string]float64) error {
+	for _, k := range sortedKeys(scores) {
+		if v := scores[k]; math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s[%q] is %v", field, k, v)
+		}
+	}
+	return nil
+}

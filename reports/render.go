@@ -1,0 +1,254 @@
+package reports
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/vectorfit/harness/models"
+)
+
+// Formats are the formats Render writes.
+var Formats = []string{"md", "csv", "json"}
+
+// Render writes records as format: "md" (the paper table and the detail table, for a
+// paper draft), "csv" (one row per record, raw values, for analysis) or "json" (the
+// records as an indented array). Records are checked as a set first: each valid, none
+// twice, one main score per task.
+func Render(w io.Writer, records []Record, format string) error {
+	if !slices.Contains(Formats, format) {
+		return fmt.Errorf("reports: unknown format %q, want one of %s", format, strings.Join(Formats, ", "))
+	}
+	if len(records) == 0 {
+		return errors.New("reports: no records to render")
+	}
+	g, err := newGrid(records)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "md":
+		return renderMarkdown(w, g)
+	case "csv":
+		return renderCSV(w, g.records())
+	}
+	return renderJSON(w, g.records())
+}
+
+// records returns the grid's records in ReadDir's order.
+func (g *grid) records() []Record {
+	var out []Record
+	for _, tk := range g.tasks {
+		for _, m := range g.methods {
+			out = append(out, g.cells[cellKey{tk, m}]...)
+		}
+	}
+	return out
+}
+
+func renderMarkdown(w io.Writer, g *grid) error {
+	for i, t := range []table{paperTable(g), detailTable(g)} {
+		if i > 0 {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
+		}
+		if err := writeMarkdownTable(w, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMarkdownTable writes "## title", the note, and the table. Header case, wrapping and
+// width detection are pinned so that the file is the same on every machine: tablewriter
+// upper-cases headers and wraps long cells by default, and sizes ambiguous-width runes
+// (±, –, ·, Δ) from the locale, which would shift the padding under a CJK locale
+// (WithEastAsian sets that process-wide; narrow is also what a markdown file wants).
+func writeMarkdownTable(w io.Writer, t table) error {
+	if _, err := fmt.Fprintf(w, "## %s\n\n%s\n\n", t.title, t.note); err != nil {
+		return err
+	}
+	tb := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewMarkdown()),
+		tablewriter.WithEastAsian(tw.Off),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+			},
+			Row: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{PerColumn: t.alignments()},
+			},
+		}))
+	tb.Header(escapeCells(t.header))
+	for _, row := range t.rows {
+		if err := tb.Append(escapeCells(row)); err != nil {
+			return err
+		}
+	}
+	return tb.Render()
+}
+
+// alignments puts text left and numbers right, as a paper table does.
+func (t table) alignments() []tw.Align {
+	a := make([]tw.Align, len(t.header))
+	for i := range a {
+		a[i] = tw.AlignRight
+		if slices.Contains(t.text, i) {
+			a[i] = tw.AlignLeft
+		}
+	}
+	return a
+}
+
+// escapeCells protects the markdown column separator; the renderer does not.
+func escapeCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = strings.ReplaceAll(c, "|", `\|`)
+	}
+	return out
+}
+
+func renderJSON(w io.Writer, rs []Record) error {
+	data, err := json.MarshalIndent(rs, "", "  ")
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+// renderCSV writes one row per record with raw values (scores as fractions, seconds,
+// bytes) so that analysis starts from the numbers, not from the tables' rounding.
+func renderCSV(w io.Writer, rs []Record) error {
+	cols := csvColumns(rs)
+	cw := csv.NewWriter(w)
+	header := make([]string, len(cols))
+	for i, c := range cols {
+		header[i] = c.name
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		row := make([]string, len(cols))
+		for i, c := range cols {
+			row[i] = c.value(r)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+type csvColumn struct {
+	name  string
+	value func(Record) string
+}
+
+// csvColumns are the fixed columns plus one per score key and per layer type present, so
+// that every row has the same columns; a record lacking one leaves it empty.
+func csvColumns(rs []Record) []csvColumn {
+	cols := []csvColumn{
+		{"suite", func(r Record) string { return r.Suite }},
+		{"task", func(r Record) string { return r.Task }},
+		{"method", func(r Record) string { return r.Method }},
+		{"seed", func(r Record) string { return strconv.FormatInt(r.Seed, 10) }},
+		{"main_score", func(r Record) string { return r.MainScore }},
+		{"main_value", func(r Record) string { return num(r.Scores[r.MainScore]) }},
+	}
+	for _, k := range scoreKeys(rs) {
+		cols = append(cols, csvColumn{"score_" + k, func(r Record) string {
+			if v, ok := r.Scores[k]; ok {
+				return num(v)
+			}
+			return ""
+		}})
+	}
+	cols = append(cols, fixedCSVColumns...)
+	for _, t := range layerTypes(rs) {
+		cols = append(cols,
+			csvColumn{"rank_mean_" + string(t), func(r Record) string { return rankField(r, t, rankMean) }},
+			csvColumn{"rank_fraction_" + string(t), func(r Record) string { return rankField(r, t, rankFraction) }},
+			csvColumn{"effective_rank_" + string(t), func(r Record) string { return rankField(r, t, rankEffective) }})
+	}
+	return append(cols,
+		csvColumn{"device", func(r Record) string { return r.Device }},
+		csvColumn{"code_version", func(r Record) string { return r.Code.Version }},
+		csvColumn{"started_at", func(r Record) string { return timeText(r.StartedAt) }},
+		csvColumn{"finished_at", func(r Record) string { return timeText(r.FinishedAt) }})
+}
+
+var fixedCSVColumns = []csvColumn{
+	{"best_step", func(r Record) string { return strconv.Itoa(r.BestStep) }},
+	{"params_adapter", func(r Record) string { return strconv.FormatInt(r.Params.Adapter, 10) }},
+	{"params_head", func(r Record) string { return strconv.FormatInt(r.Params.Head, 10) }},
+	{"params_total", func(r Record) string { return strconv.FormatInt(r.Params.Total, 10) }},
+	{"params_base", func(r Record) string { return strconv.FormatInt(r.Params.Base, 10) }},
+	{"params_adapter_percent", func(r Record) string { return num(r.Params.AdapterPercent) }},
+	{"setup_seconds", func(r Record) string { return num(r.Timing.SetupSeconds) }},
+	{"train_seconds", func(r Record) string { return num(r.Timing.TrainSeconds) }},
+	{"eval_seconds", func(r Record) string { return num(r.Timing.EvalSeconds) }},
+	{"step_seconds", func(r Record) string { return num(r.Timing.StepSeconds) }},
+	{"steps", func(r Record) string { return strconv.Itoa(r.Timing.Steps) }},
+	{"peak_rss_bytes", func(r Record) string { return strconv.FormatInt(r.PeakRSSBytes, 10) }},
+}
+
+func scoreKeys(rs []Record) []string {
+	keys := map[string]bool{}
+	for _, r := range rs {
+		for k := range r.Scores {
+			keys[k] = true
+		}
+	}
+	return sortedKeys(keys)
+}
+
+type rankPart int
+
+const (
+	rankMean rankPart = iota
+	rankFraction
+	rankEffective
+)
+
+func rankField(r Record, t models.LayerType, part rankPart) string {
+	for _, s := range r.Ranks {
+		if s.Type != t {
+			continue
+		}
+		switch part {
+		case rankMean:
+			return num(s.Mean)
+		case rankFraction:
+			return num(s.FractionOfFull)
+		}
+		return num(s.MeanEffectiveRank)
+	}
+	return ""
+}
+
+// num writes the shortest text that parses back to the same float64.
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
