@@ -12,7 +12,8 @@ setup:
 # (STS-B-shaped) with the tiny model, then the comparison table.
 demo: setup
 	$(GO) run ./runner -suite glue -task sst2,stsb -method vectorfit,lora,fullft \
-		-model tiny -data synthetic -epochs 8 -warmup 20 -lr 3e-3 -out out/demo
+		-model tiny -data synthetic -epochs 10 -warmup 20 \
+		-lr-vectorfit 3e-2 -lr-lora 3e-3 -lr-fullft 1e-3 -head-lr 1e-2 -out out/demo
 
 vet: setup
 	$(GO) vet ./...

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Options are every setting of a training run. Zero values of the protocol fields mean
+// "the task's default from SPEC §4"; -config FILE sets any of them from JSON (keys as
+// the flags' names), and flags given on the command line win over the file.
+type Options struct {
+	Suite   string `json:"suite"`
+	Tasks   string `json:"task"`
+	Methods string `json:"method"`
+	Model   string `json:"model"`
+	Data    string `json:"data"`
+	Device  string `json:"device"`
+	Seeds   string `json:"seeds"`
+	Out     string `json:"out"`
+	Config  string `json:"-"`
+
+	Epochs       int     `json:"epochs"`
+	MaxSteps     int     `json:"max-steps"`
+	Batch        int     `json:"batch"`
+	LR           float64 `json:"lr"`
+	HeadLR       float64 `json:"head-lr"`
+	MaxLen       int     `json:"max-len"`
+	Warmup       int     `json:"warmup"`
+	WeightDecay  float64 `json:"weight-decay"`
+	ClsDropout   float64 `json:"cls-dropout"`
+	MaxGradNorm  float64 `json:"max-grad-norm"`
+	GradAccum    int     `json:"grad-accum"`
+	EvalEvery    int     `json:"eval-every"`
+	MaxTrain     int     `json:"max-train"`
+	SyntheticN   int     `json:"synthetic-train"`
+	SyntheticDev int     `json:"synthetic-dev"`
+	Quiet        bool    `json:"quiet"`
+
+	// Per-method learning rates and options ("k=4,interval=100").
+	LRVectorFit  float64 `json:"lr-vectorfit"`
+	LRLoRA       float64 `json:"lr-lora"`
+	LRFullFT     float64 `json:"lr-fullft"`
+	VectorFitOpt string  `json:"vectorfit"`
+	LoRAOpt      string  `json:"lora"`
+}
+
+func defaultOptions() Options {
+	return Options{
+		Suite: "glue", Tasks: "all", Methods: "vectorfit", Model: "tiny", Data: "synthetic",
+		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
+		SyntheticN: 512, SyntheticDev: 256, WeightDecay: -1, ClsDropout: -1, Warmup: -1,
+	}
+}
+
+func (o *Options) flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Suite, "suite", o.Suite, "suite: glue")
+	fs.StringVar(&o.Tasks, "task", o.Tasks, "comma-separated tasks, or all")
+	fs.StringVar(&o.Methods, "method", o.Methods, "comma-separated methods: vectorfit, lora, fullft")
+	fs.StringVar(&o.Model, "model", o.Model, "tiny (built-in), a local Hugging Face folder, or a hub id org/name[@revision]")
+	fs.StringVar(&o.Data, "data", o.Data, "synthetic (built-in), a GLUE folder (TSV or nyu-mll/glue parquet/jsonl), or a hub dataset id")
+	fs.StringVar(&o.Device, "device", o.Device, "auto, cpu, cuda or cuda:N")
+	fs.StringVar(&o.Seeds, "seeds", o.Seeds, "number of seeds (1..N) or a comma-separated list")
+	fs.StringVar(&o.Out, "out", o.Out, "folder for the JSON records")
+	fs.StringVar(&o.Config, "config", o.Config, "JSON file with any of these settings (flags win)")
+	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "epochs (0: the task's protocol)")
+	fs.IntVar(&o.MaxSteps, "max-steps", o.MaxSteps, "cap on optimizer steps (0: none)")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size (0: the task's protocol)")
+	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate for every method (0: per method, see -lr-*)")
+	fs.Float64Var(&o.HeadLR, "head-lr", o.HeadLR, "learning rate of the task head (0: the method's)")
+	fs.IntVar(&o.MaxLen, "max-len", o.MaxLen, "max tokens (0: the task's protocol)")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up steps (-1: the task's protocol)")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW weight decay (-1: the task's protocol)")
+	fs.Float64Var(&o.ClsDropout, "cls-dropout", o.ClsDropout, "dropout before the head (-1: the task's protocol)")
+	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "gradient clipping norm (0: none)")
+	fs.IntVar(&o.GradAccum, "grad-accum", o.GradAccum, "micro-batches per optimizer step")
+	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "evaluate every N steps (0: every epoch)")
+	fs.IntVar(&o.MaxTrain, "max-train", o.MaxTrain, "use at most N training examples (0: all)")
+	fs.IntVar(&o.SyntheticN, "synthetic-train", o.SyntheticN, "synthetic training examples")
+	fs.IntVar(&o.SyntheticDev, "synthetic-dev", o.SyntheticDev, "synthetic dev examples per split")
+	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress bar")
+	fs.Float64Var(&o.LRVectorFit, "lr-vectorfit", o.LRVectorFit, "VectorFit's learning rate (0: 10 × the task's protocol rate)")
+	fs.Float64Var(&o.LRLoRA, "lr-lora", o.LRLoRA, "LoRA's learning rate (0: the task's protocol rate)")
+	fs.Float64Var(&o.LRFullFT, "lr-fullft", o.LRFullFT, "full fine-tuning's learning rate (0: the protocol rate / 20)")
+	fs.StringVar(&o.VectorFitOpt, "vectorfit", o.VectorFitOpt, "VectorFit options, e.g. k=4,interval=100,targets=query+value,bias=true,avf=avf|none|random,strength=l1|l1-size,forward=auto")
+	fs.StringVar(&o.LoRAOpt, "lora", o.LoRAOpt, "LoRA options, e.g. r=8,alpha=16,dropout=0.05,targets=all")
+}
+
+// parseOptions reads flags, and -config under them.
+func parseOptions(args []string, stderr io.Writer) (Options, error) {
+	o := defaultOptions()
+	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags come as -name value)", fs.Arg(0))
+	}
+	if o.Config == "" {
+		return o, nil
+	}
+	set := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
+	fromFile, err := readConfig(o.Config)
+	if err != nil {
+		return o, err
+	}
+	o = fromFile
+	fs = flag.NewFlagSet("runner", flag.ContinueOnError)
+	o.flags(fs)
+	for name, v := range set {
+		if err := fs.Set(name, v); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// readConfig reads a JSON config over the defaults; an unknown key is an error naming it.
+func readConfig(path string) (Options, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Options{}, err
+	}
+	o := defaultOptions()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return o, fmt.Errorf("%s: invalid JSON at byte %d: %w", path, se.Offset, err)
+		}
+		return o, fmt.Errorf("%s: %w (keys are the flag names, e.g. \"lr\", \"max-steps\")", path, err)
+	}
+	return o, nil
+}
+
+// seeds expands "3" to 1, 2, 3 and "7,11" to 7, 11.
+func (o Options) seeds() ([]int64, error) {
+	if !strings.Contains(o.Seeds, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(o.Seeds))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("-seeds %q: want a count ≥ 1 or a comma-separated list", o.Seeds)
+		}
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(i + 1)
+		}
+		return out, nil
+	}
+	var out []int64
+	for _, s := range strings.Split(o.Seeds, ",") {
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("-seeds %q: %q is not an integer", o.Seeds, s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// methodOptions parses "k=4,interval=100" into key=value pairs.
+func methodOptions(flagName, s string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("-%s %q: %q is not key=value", flagName, s, part)
+		}
+		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return kv, nil
+}

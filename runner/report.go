@@ -1,0 +1,78 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/vectorfit/harness/reports"
+	"github.com/vectorfit/harness/suites/glue"
+)
+
+// reportCmd renders a folder of records: go run ./runner report -in results -format md.
+func reportCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "results", "folder of JSON records")
+	format := fs.String("format", "md", "md, csv or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	recs, err := reports.ReadDir(*in)
+	if err != nil {
+		return err
+	}
+	return reports.Render(stdout, recs, *format)
+}
+
+// scoreCmd scores a JSON-lines prediction file against a task's dev data with the
+// harness's own metric code: go run ./runner score -suite glue -task rte -data DIR -pred FILE.
+func scoreCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("score", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	suite := fs.String("suite", "glue", "suite")
+	taskName := fs.String("task", "", "task, e.g. rte")
+	dataDir := fs.String("data", "", "GLUE folder (TSV or nyu-mll/glue layout)")
+	pred := fs.String("pred", "", `JSON-lines predictions {"idx": 0, "prediction": 1}`)
+	split := fs.String("split", "", "dev split to score (default: the task's first, e.g. validation_matched for mnli)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *suite != "glue" {
+		return fmt.Errorf("score -suite %q: this build scores glue", *suite)
+	}
+	if *taskName == "" || *dataDir == "" || *pred == "" {
+		return fmt.Errorf("score needs -task, -data and -pred")
+	}
+	t, err := glue.Lookup(*taskName)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(*pred); err != nil {
+		return err
+	}
+	_, devs, err := glue.Load(t, *dataDir, glue.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	dev := devs[0]
+	for _, d := range devs {
+		if d.Name == *split {
+			dev = d
+		}
+	}
+	if *split != "" && dev.Name != *split {
+		return fmt.Errorf("score -split %q: %s has %v", *split, t.Name, t.DevSplits)
+	}
+	scores, err := glue.ScoreFile(t, dev, *pred)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s (%s, %d examples) predictions %s\n", t.Name, dev.Name, filepath.Base(dev.Path), len(dev.Examples), *pred)
+	for _, m := range t.Metrics {
+		fmt.Fprintf(stdout, "%s\t%.6f\n", m, scores[m])
+	}
+	return nil
+}

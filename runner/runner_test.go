@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vectorfit/harness/reports"
+)
+
+const sharedGLUE = "../../shared/data/glue"
+
+// A short run on the real RTE and STS-B files, through the same code path a user takes:
+// one record per (task, method), complete, and the report table renders from them.
+func TestRealGLUEFilesEndToEnd(t *testing.T) {
+	if _, err := os.Stat(sharedGLUE); err != nil {
+		t.Skipf("no shared GLUE data at %s", sharedGLUE)
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-suite", "glue", "-task", "rte,stsb", "-method", "vectorfit,lora", "-model", "tiny",
+		"-data", sharedGLUE, "-max-train", "64", "-max-steps", "4", "-batch", "16", "-max-len", "64",
+		"-out", out, "-quiet"}
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	recs, err := reports.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4 (2 tasks × 2 methods)", len(recs))
+	}
+	for _, r := range recs {
+		if len(r.Scores) == 0 || r.Params.Adapter == 0 || r.Timing.Steps != 4 || len(r.Ranks) != 6 || len(r.Data) != 2 || r.Data[0].SHA256 == "" {
+			raw, _ := json.MarshalIndent(r, "", " ")
+			t.Errorf("incomplete record %s:\n%s", r.FileName(), raw)
+		}
+		if _, ok := r.Scores[r.MainScore]; !ok {
+			t.Errorf("%s: main score %q missing from %v", r.FileName(), r.MainScore, r.Scores)
+		}
+	}
+	for _, want := range []string{"RTE", "STS-B", "VectorFit", "LoRA"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	var md bytes.Buffer
+	if err := run([]string{"report", "-in", out}, &md, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if md.String() != stdout.String() {
+		t.Errorf("runner report differs from the table printed after training:\n%s\nvs\n%s", md.String(), stdout.String())
+	}
+}
+
+// The built-in default learns: well above chance on a synthetic classification task.
+func TestSyntheticLearns(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-task", "sst2", "-method", "vectorfit", "-epochs", "10", "-warmup", "20", "-lr-vectorfit", "3e-2", "-head-lr", "1e-2", "-out", out, "-quiet"}
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	recs, err := reports.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc := recs[0].Scores["accuracy"]; acc < 0.75 {
+		t.Errorf("synthetic sst2 accuracy %.3f after 10 epochs, want ≥ 0.75 (chance 0.5)", acc)
+	}
+}
+
+func TestBadInputIsAClearError(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.json")
+	os.WriteFile(cfg, []byte(`{"lr": 0.01, "epochz": 3}`), 0o644)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-task", "rtee"}, "rtee"},
+		{[]string{"-method", "bitfit"}, `unknown method "bitfit"`},
+		{[]string{"-vectorfit", "kk=2"}, "vectorfit has no option kk"},
+		{[]string{"-seeds", "0"}, "-seeds"},
+		{[]string{"-config", cfg}, "epochz"},
+		{[]string{"-device", "tpu"}, "-device"},
+		{[]string{"-suite", "squad"}, "squad"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		err := run(append(tt.args, "-out", dir, "-quiet"), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run %v: error %v, want one containing %q", tt.args, err, tt.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("failed runs left files behind: %v", entries)
+	}
+}

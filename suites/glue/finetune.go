@@ -1,0 +1,231 @@
+package glue
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models/bert"
+	"github.com/vectorfit/harness/models/tokenize"
+	"github.com/vectorfit/harness/train"
+)
+
+// encoded is one tokenised example.
+type encoded struct {
+	ids, types []int64
+	label      int64
+	score      float64
+}
+
+// Finetune is one GLUE task on a BERT-family encoder, as the training engine sees it
+// (train.Task): shuffled batches with dynamic padding, cross-entropy (or MSE for STS-B)
+// and the task's metrics on every dev split.
+type Finetune struct {
+	Task      Task
+	Model     *bert.Model
+	BatchSize int
+	train     []encoded
+	dev       []devSplit
+	padID     int64
+	seed      uint64
+}
+
+type devSplit struct {
+	split Split
+	enc   []encoded
+}
+
+// NewFinetune tokenises the splits once, truncating to maxLen.
+func NewFinetune(task Task, m *bert.Model, tok *tokenize.Tokenizer, trainSplit Split, dev []Split, batchSize, maxLen int, seed uint64) (*Finetune, error) {
+	if batchSize <= 0 {
+		return nil, fmt.Errorf("batch size %d, want > 0", batchSize)
+	}
+	if (task.NumLabels == 1) != (m.Config.NumLabels == 1) || int64(task.NumLabels) != m.Config.NumLabels {
+		return nil, fmt.Errorf("%s has %d labels, the model's head %d", task.Name, task.NumLabels, m.Config.NumLabels)
+	}
+	f := &Finetune{Task: task, Model: m, BatchSize: batchSize, padID: tok.PadID(), seed: seed}
+	var err error
+	if f.train, err = encodeSplit(task, tok, trainSplit, maxLen); err != nil {
+		return nil, err
+	}
+	if len(f.train) == 0 {
+		return nil, fmt.Errorf("%s: no labelled training examples", trainSplit.Path)
+	}
+	for _, d := range dev {
+		enc, err := encodeSplit(task, tok, d, maxLen)
+		if err != nil {
+			return nil, err
+		}
+		f.dev = append(f.dev, devSplit{split: d, enc: enc})
+	}
+	return f, nil
+}
+
+func encodeSplit(task Task, tok *tokenize.Tokenizer, s Split, maxLen int) ([]encoded, error) {
+	out := make([]encoded, 0, len(s.Examples))
+	for _, ex := range s.Examples {
+		if !ex.HasLabel {
+			continue
+		}
+		e, err := tok.Encode(ex.Text1, ex.Text2, task.Pair, maxLen)
+		if err != nil {
+			return nil, fmt.Errorf("%s example %d: %w", s.Path, ex.Idx, err)
+		}
+		out = append(out, encoded{ids: e.IDs, types: e.TypeIDs, label: int64(ex.Label), score: ex.Score})
+	}
+	return out, nil
+}
+
+// batch is the indices of one training batch.
+type batch []int
+
+// Batches implements train.Task: a seeded shuffle per epoch.
+func (f *Finetune) Batches(epoch int) ([]any, error) {
+	order := rand.New(rand.NewPCG(f.seed, uint64(epoch))).Perm(len(f.train))
+	var out []any
+	for start := 0; start < len(order); start += f.BatchSize {
+		out = append(out, batch(order[start:min(start+f.BatchSize, len(order))]))
+	}
+	return out, nil
+}
+
+// Loss implements train.Task.
+func (f *Finetune) Loss(b any) (*ts.Tensor, error) {
+	idx, ok := b.(batch)
+	if !ok {
+		return nil, fmt.Errorf("glue: batch of type %T", b)
+	}
+	in := f.pad(f.train, idx)
+	defer dropBatch(in)
+	logits := f.Model.Forward(in)
+	defer logits.MustDrop()
+	if f.Task.NumLabels == 1 {
+		scores := make([]float32, len(idx))
+		for i, j := range idx {
+			scores[i] = float32(f.train[j].score)
+		}
+		target := ts.MustOfSlice(scores).MustTo(f.Model.Device(), true)
+		defer target.MustDrop()
+		pred := logits.MustSqueezeDim(1, false)
+		defer pred.MustDrop()
+		return pred.MustMseLoss(target, 1, false), nil // 1: mean reduction
+	}
+	labels := make([]int64, len(idx))
+	for i, j := range idx {
+		labels[i] = f.train[j].label
+	}
+	target := ts.MustOfSlice(labels).MustTo(f.Model.Device(), true)
+	defer target.MustDrop()
+	return logits.CrossEntropyForLogits(target), nil
+}
+
+// pad builds a batch padded to its longest sequence (dynamic padding).
+func (f *Finetune) pad(data []encoded, idx []int) bert.Batch {
+	longest := 0
+	for _, j := range idx {
+		longest = max(longest, len(data[j].ids))
+	}
+	n := len(idx) * longest
+	ids, types, mask := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, j := range idx {
+		row := i * longest
+		for k := range longest {
+			ids[row+k] = f.padID
+		}
+		copy(ids[row:], data[j].ids)
+		copy(types[row:], data[j].types)
+		for k := range data[j].ids {
+			mask[row+k] = 1
+		}
+	}
+	shape := []int64{int64(len(idx)), int64(longest)}
+	dev := f.Model.Device()
+	tensor := func(x []int64) *ts.Tensor {
+		t := ts.MustOfSlice(x).MustView(shape, true)
+		if dev != gotch.CPU {
+			t = t.MustTo(dev, true)
+		}
+		return t
+	}
+	return bert.Batch{InputIDs: tensor(ids), TokenTypeIDs: tensor(types), AttentionMask: tensor(mask)}
+}
+
+func dropBatch(b bert.Batch) {
+	b.InputIDs.MustDrop()
+	b.TokenTypeIDs.MustDrop()
+	b.AttentionMask.MustDrop()
+}
+
+// SetTraining implements train.Task.
+func (f *Finetune) SetTraining(on bool) { f.Model.SetTraining(on) }
+
+// Evaluate implements train.Task: the task's metrics on each dev split. Scores of the
+// second and later splits carry a suffix ("_mm" for MNLI mismatched).
+func (f *Finetune) Evaluate() (train.Scores, error) {
+	all := map[string]float64{}
+	for i, d := range f.dev {
+		preds := f.Predict(d.enc)
+		var gold []Example
+		for _, ex := range d.split.Examples {
+			if ex.HasLabel {
+				gold = append(gold, ex)
+			}
+		}
+		scores, err := Compute(f.Task, preds, gold)
+		if err != nil {
+			return train.Scores{}, fmt.Errorf("%s: %w", d.split.Path, err)
+		}
+		for k, v := range scores {
+			// A correlation of constant predictions (early STS-B) is undefined: NaN in
+			// scipy. It is scored 0, so best-picking and JSON records stay well defined.
+			if math.IsNaN(v) {
+				v = 0
+			}
+			all[k+splitSuffix(i, d.split.Name)] = v
+		}
+	}
+	return train.Scores{Main: f.Task.Main, Values: all}, nil
+}
+
+func splitSuffix(i int, name string) string {
+	switch {
+	case i == 0:
+		return ""
+	case strings.HasSuffix(name, "mismatched"):
+		return "_mm"
+	}
+	return "_" + name
+}
+
+// Predict returns a prediction per example: the arg-max class id, or the STS-B score.
+// The caller runs it with autograd off (the engine evaluates under no-grad).
+func (f *Finetune) Predict(data []encoded) []float64 {
+	out := make([]float64, 0, len(data))
+	size := 2 * f.BatchSize
+	for start := 0; start < len(data); start += size {
+		idx := make([]int, 0, size)
+		for j := start; j < min(start+size, len(data)); j++ {
+			idx = append(idx, j)
+		}
+		in := f.pad(data, idx)
+		logits := f.Model.Forward(in)
+		dropBatch(in)
+		if f.Task.NumLabels == 1 {
+			out = append(out, logits.Float64Values()...)
+		} else {
+			am := logits.MustArgmax([]int64{-1}, false, false)
+			for _, v := range am.Int64Values() {
+				out = append(out, float64(v))
+			}
+			am.MustDrop()
+		}
+		logits.MustDrop()
+	}
+	return out
+}
+
+var _ train.Task = (*Finetune)(nil)
