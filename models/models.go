@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/internal/torchx"
@@ -66,6 +67,31 @@ type Model interface {
 	Linears() []*Linear
 	// SetTraining switches dropout on (true) or off.
 	SetTraining(bool)
+}
+
+// Batch is one padded batch of token ids, all int64 (batch × seq). TokenTypeIDs may be
+// nil (all zeros).
+type Batch struct {
+	InputIDs, AttentionMask, TokenTypeIDs *ts.Tensor
+}
+
+// Drop frees the batch's tensors.
+func (b Batch) Drop() {
+	for _, t := range []*ts.Tensor{b.InputIDs, b.AttentionMask, b.TokenTypeIDs} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+}
+
+// SequenceClassifier is an encoder with a classification or regression head, as the
+// sentence-level suites (GLUE) use it.
+type SequenceClassifier interface {
+	Model
+	// Forward returns batch × NumLabels logits (batch × 1 scores for regression).
+	Forward(b Batch) *ts.Tensor
+	NumLabels() int64
+	Device() gotch.Device
 }
 
 // Forwarder computes a linear layer's output when a method has re-parametrised it.

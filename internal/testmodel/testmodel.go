@@ -29,11 +29,11 @@ func Tiny(t testing.TB, seed uint64) *bert.Model {
 }
 
 // Batch is a 2×6 batch with padding in its second row.
-func Batch() bert.Batch {
+func Batch() models.Batch {
 	ids := ts.MustOfSlice([]int64{1, 7, 8, 9, 2, 0, 1, 11, 12, 2, 0, 0}).MustView([]int64{2, 6}, true)
 	mask := ts.MustOfSlice([]int64{1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0}).MustView([]int64{2, 6}, true)
 	tt := ts.MustOfSlice([]int64{0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0}).MustView([]int64{2, 6}, true)
-	return bert.Batch{InputIDs: ids, AttentionMask: mask, TokenTypeIDs: tt}
+	return models.Batch{InputIDs: ids, AttentionMask: mask, TokenTypeIDs: tt}
 }
 
 // RelErr is max|a − b| / max|b|.
@@ -71,7 +71,7 @@ func Train(t testing.TB, m *bert.Model, meth Trainer, steps int) *train.AdamW {
 	labels := ts.MustOfSlice([]int64{0, 2})
 	defer labels.MustDrop()
 	b := Batch()
-	defer func() { b.InputIDs.MustDrop(); b.AttentionMask.MustDrop(); b.TokenTypeIDs.MustDrop() }()
+	defer b.Drop()
 	for step := 1; step <= steps; step++ {
 		logits := m.Forward(b)
 		loss := logits.CrossEntropyForLogits(labels)

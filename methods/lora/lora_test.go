@@ -51,7 +51,7 @@ func TestMatchesPEFT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := bert.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}
+	b := models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}
 	models.NoGrad(func() {
 		if e := testmodel.RelErr(m.Encode(b), want["last_hidden_state"]); e > 1e-5 {
 			t.Errorf("last_hidden_state: relative error %g against peft", e)

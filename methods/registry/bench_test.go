@@ -9,16 +9,17 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/bert"
 	"github.com/vectorfit/harness/train"
 )
 
 // benchBatch is batch × seq random token ids, no padding.
-func benchBatch(c bert.Config, batch, seq int64) (bert.Batch, *ts.Tensor) {
+func benchBatch(c bert.Config, batch, seq int64) (models.Batch, *ts.Tensor) {
 	ids := ts.MustRandint(c.VocabSize, []int64{batch, seq}, gotch.Int64, gotch.CPU)
 	mask := ts.MustOnes([]int64{batch, seq}, gotch.Int64, gotch.CPU)
 	labels := ts.MustZeros([]int64{batch}, gotch.Int64, gotch.CPU)
-	return bert.Batch{InputIDs: ids, AttentionMask: mask}, labels
+	return models.Batch{InputIDs: ids, AttentionMask: mask}, labels
 }
 
 // BenchmarkTrainingStep prints the time of one optimizer step (forward, backward, AdamW)

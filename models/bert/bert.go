@@ -206,14 +206,9 @@ func (m *Model) Param(name string) (*ts.Tensor, bool) {
 	return t, ok
 }
 
-// Batch is one padded batch of token ids, all int64 (batch × seq).
-type Batch struct {
-	InputIDs, AttentionMask, TokenTypeIDs *ts.Tensor
-}
-
 // Forward returns the head's output: batch × NumLabels logits for Classification, and
 // batch × seq × 2 start/end logits for Span.
-func (m *Model) Forward(b Batch) *ts.Tensor {
+func (m *Model) Forward(b models.Batch) *ts.Tensor {
 	h := m.Encode(b)
 	defer h.MustDrop()
 	p := m.Config.prefix()
@@ -240,14 +235,14 @@ func (m *Model) Forward(b Batch) *ts.Tensor {
 }
 
 // Pooled returns the pooler output tanh(dense(h[:,0])) of a BERT model.
-func (m *Model) Pooled(b Batch) *ts.Tensor {
+func (m *Model) Pooled(b models.Batch) *ts.Tensor {
 	h := m.Encode(b)
 	cls := h.MustSelect(1, 0, true)
 	return m.dense(m.Config.prefix()+"pooler.dense", cls).MustTanh(true)
 }
 
 // Encode returns the last hidden state, batch × seq × hidden.
-func (m *Model) Encode(b Batch) *ts.Tensor {
+func (m *Model) Encode(b models.Batch) *ts.Tensor {
 	h := m.Embed(b)
 	mask := m.attentionBias(b.AttentionMask)
 	defer mask.MustDrop()
@@ -260,7 +255,7 @@ func (m *Model) Encode(b Batch) *ts.Tensor {
 }
 
 // Embed is the embedding output: LayerNorm(word + position + token type), dropout.
-func (m *Model) Embed(b Batch) *ts.Tensor {
+func (m *Model) Embed(b models.Batch) *ts.Tensor {
 	p := m.Config.prefix() + "embeddings."
 	size := b.InputIDs.MustSize()
 	pos := m.positionIDs(b.InputIDs, size[1])
@@ -405,3 +400,6 @@ func (m *Model) To(dev gotch.Device) {
 
 // Device is where the parameters live.
 func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }
+
+// NumLabels is the width of the classification head (1 for regression).
+func (m *Model) NumLabels() int64 { return m.Config.NumLabels }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
 )
 
@@ -33,13 +34,13 @@ func maxAbsDiff(t *testing.T, name string, got, want *ts.Tensor) float64 {
 	return worst
 }
 
-func loadFixtureBatch(t *testing.T) (Batch, map[string]*ts.Tensor) {
+func loadFixtureBatch(t *testing.T) (models.Batch, map[string]*ts.Tensor) {
 	t.Helper()
 	io, err := safetensors.Load(filepath.Join(fixtures, "inputs_outputs.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}, io
+	return models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}, io
 }
 
 // The forward pass equals transformers' BertForSequenceClassification (eval mode) on the

@@ -9,7 +9,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/vectorfit/harness/models/bert"
+	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/tokenize"
 	"github.com/vectorfit/harness/train"
 )
@@ -26,7 +26,7 @@ type encoded struct {
 // and the task's metrics on every dev split.
 type Finetune struct {
 	Task      Task
-	Model     *bert.Model
+	Model     models.SequenceClassifier
 	BatchSize int
 	train     []encoded
 	dev       []devSplit
@@ -40,12 +40,12 @@ type devSplit struct {
 }
 
 // NewFinetune tokenises the splits once, truncating to maxLen.
-func NewFinetune(task Task, m *bert.Model, tok *tokenize.Tokenizer, trainSplit Split, dev []Split, batchSize, maxLen int, seed uint64) (*Finetune, error) {
+func NewFinetune(task Task, m models.SequenceClassifier, tok *tokenize.Tokenizer, trainSplit Split, dev []Split, batchSize, maxLen int, seed uint64) (*Finetune, error) {
 	if batchSize <= 0 {
 		return nil, fmt.Errorf("batch size %d, want > 0", batchSize)
 	}
-	if (task.NumLabels == 1) != (m.Config.NumLabels == 1) || int64(task.NumLabels) != m.Config.NumLabels {
-		return nil, fmt.Errorf("%s has %d labels, the model's head %d", task.Name, task.NumLabels, m.Config.NumLabels)
+	if int64(task.NumLabels) != m.NumLabels() {
+		return nil, fmt.Errorf("%s has %d labels, the model's head %d", task.Name, task.NumLabels, m.NumLabels())
 	}
 	f := &Finetune{Task: task, Model: m, BatchSize: batchSize, padID: tok.PadID(), seed: seed}
 	var err error
@@ -100,7 +100,7 @@ func (f *Finetune) Loss(b any) (*ts.Tensor, error) {
 		return nil, fmt.Errorf("glue: batch of type %T", b)
 	}
 	in := f.pad(f.train, idx)
-	defer dropBatch(in)
+	defer in.Drop()
 	logits := f.Model.Forward(in)
 	defer logits.MustDrop()
 	if f.Task.NumLabels == 1 {
@@ -124,7 +124,7 @@ func (f *Finetune) Loss(b any) (*ts.Tensor, error) {
 }
 
 // pad builds a batch padded to its longest sequence (dynamic padding).
-func (f *Finetune) pad(data []encoded, idx []int) bert.Batch {
+func (f *Finetune) pad(data []encoded, idx []int) models.Batch {
 	longest := 0
 	for _, j := range idx {
 		longest = max(longest, len(data[j].ids))
@@ -151,13 +151,7 @@ func (f *Finetune) pad(data []encoded, idx []int) bert.Batch {
 		}
 		return t
 	}
-	return bert.Batch{InputIDs: tensor(ids), TokenTypeIDs: tensor(types), AttentionMask: tensor(mask)}
-}
-
-func dropBatch(b bert.Batch) {
-	b.InputIDs.MustDrop()
-	b.TokenTypeIDs.MustDrop()
-	b.AttentionMask.MustDrop()
+	return models.Batch{InputIDs: tensor(ids), TokenTypeIDs: tensor(types), AttentionMask: tensor(mask)}
 }
 
 // SetTraining implements train.Task.
@@ -213,7 +207,7 @@ func (f *Finetune) Predict(data []encoded) []float64 {
 		}
 		in := f.pad(data, idx)
 		logits := f.Model.Forward(in)
-		dropBatch(in)
+		in.Drop()
 		if f.Task.NumLabels == 1 {
 			out = append(out, logits.Float64Values()...)
 		} else {
