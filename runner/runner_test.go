@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -99,5 +101,37 @@ func TestBadInputIsAClearError(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("failed runs left files behind: %v", entries)
+	}
+}
+
+// score reads a prediction file and prints the task's metrics, computed by the same code
+// as training: here all-"entailment" predictions on the real RTE dev sample, whose
+// accuracy is the share of entailment labels.
+func TestScoreCommand(t *testing.T) {
+	if _, err := os.Stat(sharedGLUE); err != nil {
+		t.Skipf("no shared GLUE data at %s", sharedGLUE)
+	}
+	raw, err := os.ReadFile(filepath.Join(sharedGLUE, "RTE", "dev.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")[1:]
+	entail := 0
+	var preds strings.Builder
+	for i, l := range lines {
+		if strings.HasSuffix(strings.TrimRight(l, "\r"), "\tentailment") {
+			entail++
+		}
+		preds.WriteString(`{"idx": ` + strconv.Itoa(i) + `, "prediction": "entailment"}` + "\n")
+	}
+	pred := filepath.Join(t.TempDir(), "rte.jsonl")
+	os.WriteFile(pred, []byte(preds.String()), 0o644)
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"score", "-suite", "glue", "-task", "rte", "-data", sharedGLUE, "-pred", pred}, &stdout, &stderr); err != nil {
+		t.Fatalf("score: %v", err)
+	}
+	want := fmt.Sprintf("accuracy\t%.6f", float64(entail)/float64(len(lines)))
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("score printed\n%s\nwant a line %q", stdout.String(), want)
 	}
 }
