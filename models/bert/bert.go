@@ -234,7 +234,8 @@ func (m *Model) Forward(b models.Batch) *ts.Tensor {
 	return m.dense("classifier", x)
 }
 
-// Pooled returns the pooler output tanh(dense(h[:,0])) of a BERT model.
+// Pooled returns the pooler output tanh(dense(h[:,0])) of a BERT model with the
+// Classification head (RoBERTa and span models are built without a pooler).
 func (m *Model) Pooled(b models.Batch) *ts.Tensor {
 	h := m.Encode(b)
 	cls := h.MustSelect(1, 0, true)
@@ -265,7 +266,10 @@ func (m *Model) Embed(b models.Batch) *ts.Tensor {
 	sum := we.MustAdd(pe, true)
 	pe.MustDrop()
 	tt := b.TokenTypeIDs
-	if tt == nil {
+	if tt == nil || m.Config.TypeVocabSize == 1 {
+		// With a single token type (RoBERTa) every token gets row 0: its tokenizer
+		// returns no token_type_ids, so ids from a BERT-style pair encoding are
+		// ignored rather than indexed past the table.
 		tt = ts.MustZeros(size, gotch.Int64, b.InputIDs.MustDevice())
 		defer tt.MustDrop()
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	LayerNormEps              float64 `json:"layer_norm_eps"`
 	InitializerRange          float64 `json:"initializer_range"`
 	PadTokenID                int64   `json:"pad_token_id"`
+	// PositionEmbeddingType must be "absolute" (the default): relative_key variants
+	// are not implemented.
+	PositionEmbeddingType string `json:"position_embedding_type"`
 	// ClassifierDropout overrides HiddenDropoutProb in the head when set.
 	ClassifierDropout *float64 `json:"classifier_dropout"`
 	// NumLabels as Hugging Face derives it: from num_labels, else from id2label.
@@ -65,6 +68,15 @@ func LoadConfig(path string) (Config, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return Config{}, fmt.Errorf("%s: not a config.json: %w", path, err)
 	}
+	// pad_token_id decides RoBERTa's position ids, so a config.json without it (or
+	// with null) takes the default of the model type's config class.
+	var pad struct {
+		ID *int64 `json:"pad_token_id"`
+	}
+	_ = json.Unmarshal(raw, &pad) // raw parsed above
+	if pad.ID == nil {
+		c.PadTokenID = defaultPadTokenID(c.ModelType)
+	}
 	if c.NumLabels == 0 {
 		c.NumLabels = int64(len(c.ID2Label))
 	}
@@ -75,6 +87,14 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// defaultPadTokenID is BertConfig's and RobertaConfig's pad_token_id default.
+func defaultPadTokenID(modelType string) int64 {
+	if modelType == "roberta" {
+		return 1 // <pad> in RoBERTa's vocabulary
+	}
+	return 0 // [PAD] in BERT's
 }
 
 // Validate checks the values the encoder depends on.
@@ -99,6 +119,9 @@ func (c Config) Validate() error {
 	}
 	if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
 		errs = append(errs, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads))
+	}
+	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
+		errs = append(errs, fmt.Errorf("position_embedding_type %q: this encoder implements absolute positions only", c.PositionEmbeddingType))
 	}
 	switch c.HiddenAct {
 	case "gelu", "gelu_new", "gelu_pytorch_tanh", "relu":

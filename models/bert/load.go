@@ -23,10 +23,37 @@ type LoadReport struct {
 	Ignored []string
 }
 
-// ignorable are checkpoint tensors a fine-tuning model drops, as transformers does.
-func ignorable(name string) bool {
-	return strings.HasSuffix(name, "position_ids") || strings.HasPrefix(name, "cls.") ||
-		strings.HasPrefix(name, "lm_head.")
+// ignorable are checkpoint tensors a fine-tuning model drops, as transformers does:
+// pre-training heads, position-id buffers, and the pooler of a base checkpoint when the
+// head does not use it (RobertaForSequenceClassification and the span models are built
+// without one).
+func ignorable(c Config, head Head, name string) bool {
+	if strings.HasSuffix(name, "position_ids") || strings.HasPrefix(name, "cls.") ||
+		strings.HasPrefix(name, "lm_head.") {
+		return true
+	}
+	pooler := strings.HasPrefix(name, c.prefix()+"pooler.") || strings.HasPrefix(name, "pooler.")
+	return pooler && !usesPooler(c, head)
+}
+
+// usesPooler says whether the task model has BERT's pooler.
+func usesPooler(c Config, head Head) bool { return head == Classification && c.ModelType != "roberta" }
+
+// prefixHint explains a checkpoint whose base-model tensors carry another model type's
+// prefix ("roberta." under a bert config): otherwise every tensor is listed twice, as
+// missing and as unexpected, and the cause is hard to see.
+func prefixHint(c Config, unexpected []string) error {
+	for _, other := range []string{"bert", "roberta"} {
+		if other == c.ModelType {
+			continue
+		}
+		for _, name := range unexpected {
+			if strings.HasPrefix(name, other+".embeddings.") {
+				return fmt.Errorf("the checkpoint's tensors are named %q, the config says model_type %q", other+".*", c.ModelType)
+			}
+		}
+	}
+	return nil
 }
 
 // Load builds a model from a Hugging Face folder: config.json and model.safetensors.
@@ -92,7 +119,7 @@ func FromTensors(c Config, head Head, ckpt map[string]*ts.Tensor, source string,
 	for name := range ckpt {
 		switch {
 		case used[name]:
-		case ignorable(name):
+		case ignorable(c, head, name):
 			rep.Ignored = append(rep.Ignored, name)
 		default:
 			unexpected = append(unexpected, name)
@@ -101,6 +128,9 @@ func FromTensors(c Config, head Head, ckpt map[string]*ts.Tensor, source string,
 	slices.Sort(rep.Ignored)
 	slices.Sort(unexpected)
 	var errs []error
+	if hint := prefixHint(c, unexpected); hint != nil {
+		errs = append(errs, hint)
+	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing tensors: %s", strings.Join(missing, ", ")))
 	}
