@@ -166,6 +166,16 @@ patch_gotch() {
 	fi
 }
 
+# fix_gotch_leak frees the output slot gotch allocates (and leaks) in every tensor op;
+# see scripts/patchgotch. Changes files only the first time.
+fix_gotch_leak() {
+	local dir
+	dir=$(cd "$ROOT" && go list -m -f '{{.Dir}}' "$GOTCH_MODULE") || die "go list found no $GOTCH_MODULE module"
+	chmod u+w "$dir/ts"
+	(cd "$ROOT" && go run ./scripts/patchgotch "$dir/ts") || die "could not patch $dir/ts (see above)"
+	chmod a-w "$dir/ts"
+}
+
 compile_gotch() {
 	(cd "$ROOT" && go build "$GOTCH_MODULE/ts" "$GOTCH_MODULE/nn") ||
 		die "gotch did not compile against $LIBTORCH_DIR (see the compiler output above)"
@@ -176,5 +186,6 @@ command -v g++ >/dev/null || command -v c++ >/dev/null || die "no C++ compiler: 
 T0=$SECONDS
 resolve_libtorch
 step "bind gotch $GOTCH_VERSION to libtorch" patch_gotch
+step "free gotch's per-op output slots" fix_gotch_leak
 step "compile gotch (first time about 3 min on 2 cores, then cached)" compile_gotch
 echo "setup: ready in $((SECONDS - T0)) s; libtorch $TORCH_VERSION at $LIBTORCH_DIR"

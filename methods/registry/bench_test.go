@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -94,4 +95,61 @@ func benchStep(b *testing.B, c bert.Config, batch, seq int64, name string, opts 
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
 	b.ReportMetric(setup.Seconds(), "setup-s")
 	b.ReportMetric(float64(train.PeakRSS())/(1<<20), "peak-MiB")
+}
+
+// BenchmarkResidentGrowth prints how resident memory moves over a long run of tiny-model
+// steps per method (KiB per step after a warm-up): it should stay near zero. Before
+// scripts/patchgotch, gotch leaked about 10 KiB per step here.
+//
+//	go test -run '^$' -bench ResidentGrowth -benchtime 2000x ./methods/registry/
+func BenchmarkResidentGrowth(b *testing.B) {
+	for _, name := range []string{"vectorfit", "lora", "fullft"} {
+		b.Run(name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c := bert.Tiny(1000)
+			m, _ := bert.New(c, bert.Classification, 1)
+			meth, _ := New(name, nil)
+			_ = meth.Apply(m)
+			m.SetTraining(true)
+			adapter, head := meth.Trainable()
+			opt := train.NewAdamW([]train.Group{{Name: "a", Params: adapter, LR: 1e-4}, {Name: "h", Params: head, LR: 1e-4}}, 0.9, 0.999, 1e-8)
+			in, labels := benchBatch(c, 16, 32)
+			step := func() {
+				logits := m.Forward(in)
+				loss := logits.CrossEntropyForLogits(labels)
+				logits.MustDrop()
+				loss.MustBackward()
+				loss.MustDrop()
+				opt.Step(1)
+				opt.ZeroGrad()
+			}
+			for range 50 {
+				step()
+			}
+			runtime.GC()
+			before := residentKiB()
+			b.ResetTimer()
+			for i := range b.N {
+				step()
+				if i%100 == 99 {
+					runtime.GC()
+				}
+			}
+			b.StopTimer()
+			runtime.GC()
+			b.ReportMetric(float64(residentKiB()-before)/float64(b.N), "KiB/step")
+		})
+	}
+}
+
+// residentKiB is the current resident set size from /proc/self/statm.
+func residentKiB() int64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident int64
+	fmt.Sscan(string(raw), &size, &resident)
+	return resident * int64(os.Getpagesize()) / 1024
 }
