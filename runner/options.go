@@ -39,6 +39,11 @@ type Options struct {
 	GradAccum    int     `json:"grad-accum"`
 	EvalEvery    int     `json:"eval-every"`
 	MaxTrain     int     `json:"max-train"`
+	MaxDev       int     `json:"max-dev"`
+	Version      string  `json:"version"`
+	TrainData    string  `json:"train-data"`
+	DevData      string  `json:"dev-data"`
+	DocStride    int     `json:"doc-stride"`
 	SyntheticN   int     `json:"synthetic-train"`
 	SyntheticDev int     `json:"synthetic-dev"`
 	Quiet        bool    `json:"quiet"`
@@ -82,6 +87,11 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.GradAccum, "grad-accum", o.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "evaluate every N steps (0: every epoch)")
 	fs.IntVar(&o.MaxTrain, "max-train", o.MaxTrain, "use at most N training examples (0: all)")
+	fs.IntVar(&o.MaxDev, "max-dev", o.MaxDev, "squad: use at most N dev questions (0: all)")
+	fs.StringVar(&o.Version, "version", o.Version, "squad: 1.1 or 2.0 (sets -task to squad or squad_v2)")
+	fs.StringVar(&o.TrainData, "train-data", o.TrainData, "squad: training file (SQuAD JSON or parquet), overriding -data")
+	fs.StringVar(&o.DevData, "dev-data", o.DevData, "squad: dev file, overriding -data")
+	fs.IntVar(&o.DocStride, "doc-stride", o.DocStride, "squad: overlap of context windows in tokens (0: 128)")
 	fs.IntVar(&o.SyntheticN, "synthetic-train", o.SyntheticN, "synthetic training examples")
 	fs.IntVar(&o.SyntheticDev, "synthetic-dev", o.SyntheticDev, "synthetic dev examples per split")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress bar")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vectorfit/harness/reports"
 	"github.com/vectorfit/harness/suites/glue"
+	"github.com/vectorfit/harness/suites/squad"
 )
 
 // reportCmd renders a folder of records: go run ./runner report -in results -format md.
@@ -36,12 +37,19 @@ func scoreCmd(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "", "task, e.g. rte")
 	dataDir := fs.String("data", "", "GLUE folder (TSV or nyu-mll/glue layout)")
 	pred := fs.String("pred", "", `JSON-lines predictions {"idx": 0, "prediction": 1}`)
-	split := fs.String("split", "", "dev split to score (default: the task's first, e.g. validation_matched for mnli)")
+	split := fs.String("split", "", "glue: dev split to score (default: the task's first, e.g. validation_matched for mnli)")
+	version := fs.String("version", "", "squad: 1.1 or 2.0 (default: the data file's own)")
+	naProb := fs.String("na-prob", "", "squad v2.0: na_prob.json")
+	naThresh := fs.Float64("na-prob-thresh", squad.DefaultNAThreshold, "squad v2.0: no-answer threshold")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *suite != "glue" {
-		return fmt.Errorf("score -suite %q: this build scores glue", *suite)
+	switch *suite {
+	case "squad":
+		return scoreSQuAD(*dataDir, *version, *pred, *naProb, *naThresh, stdout, stderr)
+	case "glue":
+	default:
+		return fmt.Errorf("score -suite %q: this build scores glue and squad", *suite)
 	}
 	if *taskName == "" || *dataDir == "" || *pred == "" {
 		return fmt.Errorf("score needs -task, -data and -pred")
@@ -75,4 +83,21 @@ func scoreCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s\t%.6f\n", m, scores[m])
 	}
 	return nil
+}
+
+// scoreSQuAD prints what the official evaluate-v1.1.py / evaluate-v2.0.py print.
+func scoreSQuAD(data, version, pred, naProb string, thresh float64, stdout, stderr io.Writer) error {
+	if data == "" || pred == "" {
+		return fmt.Errorf("score -suite squad needs -data (the dev JSON) and -pred")
+	}
+	scores, ds, preds, err := squad.ScoreFiles(data, version, pred, naProb, thresh)
+	if err != nil {
+		return err
+	}
+	if ds.Version == squad.V1 {
+		for _, id := range squad.Missing(ds, preds) {
+			fmt.Fprintf(stderr, "Unanswered question %s will receive score 0.\n", id)
+		}
+	}
+	return squad.PrintOfficial(stdout, scores, ds.Version)
 }

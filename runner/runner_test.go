@@ -135,3 +135,37 @@ func TestScoreCommand(t *testing.T) {
 		t.Errorf("score printed\n%s\nwant a line %q", stdout.String(), want)
 	}
 }
+
+// SQuAD end to end on the shared v2.0 sample: a record with the official v2.0 keys, and
+// the best evaluation's predictions.json written beside the records.
+func TestSQuADEndToEnd(t *testing.T) {
+	dev := "../../shared/data/squad/dev-v2.0.subset.json"
+	if _, err := os.Stat(dev); err != nil {
+		t.Skipf("no shared SQuAD data at %s", dev)
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-suite", "squad", "-version", "2.0", "-method", "vectorfit", "-train-data", dev, "-dev-data", dev,
+		"-max-train", "48", "-max-dev", "24", "-max-steps", "3", "-batch", "8", "-max-len", "128", "-doc-stride", "32",
+		"-out", out, "-quiet"}
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	recs, err := reports.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := recs[0]
+	for _, k := range []string{"exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1"} {
+		if _, ok := r.Scores[k]; !ok {
+			t.Errorf("record scores %v lack %q", r.Scores, k)
+		}
+	}
+	if r.MainScore != "f1" || r.Task != "squad_v2" {
+		t.Errorf("main score %q task %q", r.MainScore, r.Task)
+	}
+	preds := filepath.Join(out, "predictions", "squad_squad_v2_vectorfit_seed1")
+	if _, err := os.Stat(filepath.Join(preds, "predictions.json")); err != nil {
+		t.Fatalf("no predictions written: %v", err)
+	}
+}

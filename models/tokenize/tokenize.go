@@ -1,6 +1,26 @@
 // Package tokenize turns text into model inputs with Hugging Face tokenizer.json files
-// (WordPiece, BPE, Unigram) through sugarme/tokenizer, and carries the harness's
-// built-in tokenizer for the tiny model.
+// (WordPiece, BPE, Unigram) and carries the harness's built-in tokenizer for the tiny model.
+//
+// Files are read with sugarme/tokenizer, with workarounds where it encodes differently
+// from Hugging Face `tokenizers` (see fixBertNormalizer, truncate, and unigram.go: for
+// Unigram models the whole single-sequence encoding is done here). Encodings of the
+// built-in tokenizer and of DeBERTa-v3-style Unigram tokenizers are tested to be
+// identical to `tokenizers` 0.19.1: ids, type ids and byte offsets.
+//
+// # DeBERTa-v3
+//
+// microsoft/deberta-v3-base (and -small, -large, -xsmall) ship only a SentencePiece
+// spm.model. transformers converts it into a tokenizer.json (DebertaV2Converter); with
+// transformers 4.44.2, sentencepiece 0.2.0 and protobuf 4.25.3 installed:
+//
+//	python3 -c 'from transformers import AutoTokenizer; AutoTokenizer.from_pretrained("microsoft/deberta-v3-base").save_pretrained("DIR")'
+//
+// writes DIR/tokenizer.json (beside spm.model, tokenizer_config.json,
+// special_tokens_map.json and added_tokens.json; the model id can also be a local copy of
+// the hub repo).
+// Load("DIR/tokenizer.json") then encodes as the fast tokenizer transformers would use.
+// scripts/fixtures/gen_unigram_tokenizer.py runs this very conversion on a small
+// SentencePiece model and the tests check the result (testdata/unigram/spm).
 package tokenize
 
 import (
@@ -24,7 +44,10 @@ type Tokenizer struct {
 	Source string
 	mu     sync.Mutex // truncation is tokenizer state in sugarme/tokenizer
 	tk     *tokenizer.Tokenizer
-	padID  int64
+	// unigram, for Unigram models, encodes single sequences in place of sugarme (see
+	// unigram.go for why); sugarme still post-processes, pads and holds the vocabulary.
+	unigram *unigramPipeline
+	padID   int64
 }
 
 // Encoding is one encoded input: [CLS] a [SEP] (b [SEP]) for BERT-style tokenizers.
@@ -46,14 +69,51 @@ func Load(path string) (*Tokenizer, error) {
 }
 
 func parse(raw []byte, source string) (*Tokenizer, error) {
-	tk, err := pretrained.FromReader(bytes.NewReader(raw))
+	unigram, err := newUnigramPipeline(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if unigram != nil {
+		// sugarme would only trip over the parts the pipeline replaces (it panics on some).
+		if raw, err = withoutKeys(raw, "normalizer", "pre_tokenizer"); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+	}
+	tk, err := loadSugarme(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a tokenizer.json sugarme/tokenizer reads: %w", source, err)
 	}
 	if err := fixBertNormalizer(tk, raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	return wrap(tk, source)
+	t, err := wrap(tk, source)
+	if err != nil {
+		return nil, err
+	}
+	t.unigram = unigram
+	return t, nil
+}
+
+// loadSugarme turns sugarme/tokenizer's panics on files it cannot read into errors.
+func loadSugarme(raw []byte) (tk *tokenizer.Tokenizer, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return pretrained.FromReader(bytes.NewReader(raw))
+}
+
+// withoutKeys sets the given top-level keys of a JSON object to null.
+func withoutKeys(raw []byte, keys ...string) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		obj[k] = json.RawMessage("null")
+	}
+	return json.Marshal(obj)
 }
 
 // fixBertNormalizer: Hugging Face's BertNormalizer strips accents by decomposing (NFD)
@@ -125,16 +185,21 @@ func (t *Tokenizer) TokenID(tok string) (int64, bool) {
 // Encode encodes a, or the pair (a, b) when pair is true, with the special tokens,
 // truncated longest-first to maxLen tokens in all (0: no truncation), as Hugging Face
 // tokenizers does. (sugarme/tokenizer's own pair truncation leaves pairs uncut.)
-func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (Encoding, error) {
+func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (enc Encoding, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	first, err := t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(a), 0, tokenizer.Byte)
+	defer func() { // sugarme panics on some inputs; ours are errors
+		if r := recover(); r != nil {
+			enc, err = Encoding{}, fmt.Errorf("tokenize %q / %q: %v", a, b, r)
+		}
+	}()
+	first, err := t.encodeOne(a, 0)
 	if err != nil {
 		return Encoding{}, fmt.Errorf("tokenize %q: %w", a, err)
 	}
 	var second *tokenizer.Encoding
 	if pair {
-		if second, err = t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(b), 1, tokenizer.Byte); err != nil {
+		if second, err = t.encodeOne(b, 1); err != nil {
 			return Encoding{}, fmt.Errorf("tokenize %q: %w", b, err)
 		}
 	}
@@ -147,8 +212,19 @@ func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (Encoding, error)
 	return convert(t.tk.PostProcess(first, second, true)), nil
 }
 
-// truncate cuts the longer sequence one token at a time (the second on ties) until the
-// pair with its special tokens fits maxLen: tokenizers' LongestFirst.
+// encodeOne encodes one text without special tokens, offsets in bytes.
+func (t *Tokenizer) encodeOne(text string, typeID int) (*tokenizer.Encoding, error) {
+	if t.unigram != nil {
+		return t.unigram.encode(text, typeID)
+	}
+	return t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), typeID, tokenizer.Byte)
+}
+
+// truncate cuts the pair so that it fits maxLen with its special tokens, as tokenizers'
+// LongestFirst does: if both must be cut, they get half the budget each and the longer
+// one (the second on ties) the odd token; if only the longer must, it gets the rest.
+// tokenizers silently skips truncation when maxLen is below the special-token count (an
+// unsigned wrap-around); that is an error here.
 func (t *Tokenizer) truncate(first, second *tokenizer.Encoding, maxLen int) (*tokenizer.Encoding, *tokenizer.Encoding, error) {
 	added := 0
 	if pp := t.tk.GetPostProcessor(); pp != nil {
@@ -162,16 +238,17 @@ func (t *Tokenizer) truncate(first, second *tokenizer.Encoding, maxLen int) (*to
 	if budget < 0 {
 		return nil, nil, fmt.Errorf("tokenize: max length %d leaves no room beside %d special tokens", maxLen, added)
 	}
-	for n1+n2 > budget {
-		if n1 > n2 {
-			n1--
-		} else {
-			n2--
-		}
+	if second == nil {
+		n1 = min(n1, budget)
+	} else if n1+n2 > budget {
+		n1, n2 = longestFirst(n1, n2, budget)
 	}
 	cut := func(e *tokenizer.Encoding, n int) (*tokenizer.Encoding, error) {
-		if e == nil || len(e.GetIds()) == n {
+		switch {
+		case e == nil || len(e.GetIds()) == n:
 			return e, nil
+		case n == 0: // sugarme's Truncate refuses 0; tokenizers leaves an empty sequence
+			return tokenizer.DefaultEncoding(), nil
 		}
 		return e.Truncate(n, 0)
 	}
@@ -181,6 +258,24 @@ func (t *Tokenizer) truncate(first, second *tokenizer.Encoding, maxLen int) (*to
 	}
 	second, err = cut(second, n2)
 	return first, second, err
+}
+
+// longestFirst is tokenizers' LongestFirst split of budget between lengths n1 and n2
+// whose sum exceeds it.
+func longestFirst(n1, n2, budget int) (int, int) {
+	short, long := n1, n2
+	if n1 > n2 {
+		short, long = n2, n1
+	}
+	long = max(short, budget-short)
+	if short+long > budget {
+		short = budget / 2
+		long = short + budget%2
+	}
+	if n1 > n2 {
+		return long, short
+	}
+	return short, long
 }
 
 func convert(enc *tokenizer.Encoding) Encoding {

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vectorfit/harness/hub"
+	"github.com/vectorfit/harness/models/bert"
+	"github.com/vectorfit/harness/models/tokenize"
+	"github.com/vectorfit/harness/reports"
+)
+
+// modelSource is where the base model comes from.
+type modelSource struct {
+	name string // "tiny", a hub id or a folder
+	dir  string // local folder; "" for the built-in tiny model
+}
+
+func resolveModel(ref string) (modelSource, error) {
+	if ref == "tiny" {
+		return modelSource{name: "tiny"}, nil
+	}
+	dir, err := hub.FromEnv().Resolve("model", ref, []string{"config.json", "model.safetensors", "tokenizer.json"})
+	if err != nil {
+		return modelSource{}, err
+	}
+	return modelSource{name: ref, dir: dir}, nil
+}
+
+// tinySeed fixes the built-in "pre-trained" weights: every method and seed starts from
+// the same base model, as they would from one checkpoint.
+const tinySeed = 0
+
+// textModel is what the text suites ask for: an encoder family's head and label count.
+type textModel struct {
+	head       bert.Head
+	numLabels  int64
+	clsDropout float64
+}
+
+// modelType reads config.json's model_type.
+func modelType(dir string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return "", err
+	}
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
+	}
+	return c.ModelType, nil
+}
+
+// buildText builds an encoder with the requested head: the built-in tiny BERT, or a
+// checkpoint of a family the harness implements (by config.json's model_type).
+func buildText(src modelSource, want textModel, seed int64) (built, error) {
+	if src.dir == "" {
+		tok := tokenize.Builtin()
+		c := bert.Tiny(tok.VocabSize())
+		c.NumLabels = want.numLabels
+		c.ClassifierDropout = &want.clsDropout
+		m, err := bert.New(c, want.head, tinySeed)
+		if err != nil {
+			return built{}, err
+		}
+		info := reports.Model{Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"}
+		return built{model: m, info: info, extras: tok, to: m.To}, nil
+	}
+	kind, err := modelType(src.dir)
+	if err != nil {
+		return built{}, err
+	}
+	tok, err := tokenize.Load(filepath.Join(src.dir, "tokenizer.json"))
+	if err != nil {
+		return built{}, err
+	}
+	info := reports.Model{Name: src.name, Source: src.dir}
+	info.ConfigSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "config.json"))
+	info.WeightsSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "model.safetensors"))
+	switch kind {
+	case "bert", "roberta":
+		c, err := bert.LoadConfig(filepath.Join(src.dir, "config.json"))
+		if err != nil {
+			return built{}, err
+		}
+		c.NumLabels = want.numLabels
+		c.ClassifierDropout = &want.clsDropout
+		m, _, err := bert.LoadWithConfig(src.dir, c, want.head, uint64(seed))
+		if err != nil {
+			return built{}, err
+		}
+		return built{model: m, info: info, extras: tok, to: m.To}, nil
+	}
+	return built{}, fmt.Errorf("%s: model_type %q: the harness runs bert, roberta (and MiniLM, which says bert)", src.dir, kind)
+}
