@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
@@ -123,35 +122,13 @@ func (f *Finetune) Loss(b any) (*ts.Tensor, error) {
 	return logits.CrossEntropyForLogits(target), nil
 }
 
-// pad builds a batch padded to its longest sequence (dynamic padding).
+// pad builds the batch of data[idx], padded to its longest sequence.
 func (f *Finetune) pad(data []encoded, idx []int) models.Batch {
-	longest := 0
-	for _, j := range idx {
-		longest = max(longest, len(data[j].ids))
-	}
-	n := len(idx) * longest
-	ids, types, mask := make([]int64, n), make([]int64, n), make([]int64, n)
+	ids, types := make([][]int64, len(idx)), make([][]int64, len(idx))
 	for i, j := range idx {
-		row := i * longest
-		for k := range longest {
-			ids[row+k] = f.padID
-		}
-		copy(ids[row:], data[j].ids)
-		copy(types[row:], data[j].types)
-		for k := range data[j].ids {
-			mask[row+k] = 1
-		}
+		ids[i], types[i] = data[j].ids, data[j].types
 	}
-	shape := []int64{int64(len(idx)), int64(longest)}
-	dev := f.Model.Device()
-	tensor := func(x []int64) *ts.Tensor {
-		t := ts.MustOfSlice(x).MustView(shape, true)
-		if dev != gotch.CPU {
-			t = t.MustTo(dev, true)
-		}
-		return t
-	}
-	return models.Batch{InputIDs: tensor(ids), TokenTypeIDs: tensor(types), AttentionMask: tensor(mask)}
+	return models.PadBatch(ids, types, f.padID, f.Model.Device())
 }
 
 // SetTraining implements train.Task.

@@ -139,35 +139,13 @@ func (f *Finetune) Loss(b any) (*ts.Tensor, error) {
 	return ls.MustAdd(le, false).MustDivScalar(ts.FloatScalar(2), true), nil
 }
 
-// pad builds a batch of windows padded to the longest (dynamic padding).
+// pad builds the batch of windows data[idx], padded to the longest.
 func (f *Finetune) pad(data []Feature, idx []int) models.Batch {
-	longest := 0
-	for _, j := range idx {
-		longest = max(longest, len(data[j].InputIDs))
-	}
-	n := len(idx) * longest
-	ids, types, mask := make([]int64, n), make([]int64, n), make([]int64, n)
+	ids, types := make([][]int64, len(idx)), make([][]int64, len(idx))
 	for i, j := range idx {
-		row := i * longest
-		for k := range longest {
-			ids[row+k] = f.padID
-		}
-		copy(ids[row:], data[j].InputIDs)
-		copy(types[row:], data[j].TypeIDs)
-		for k := range data[j].InputIDs {
-			mask[row+k] = 1
-		}
+		ids[i], types[i] = data[j].InputIDs, data[j].TypeIDs
 	}
-	shape := []int64{int64(len(idx)), int64(longest)}
-	dev := f.Model.Device()
-	tensor := func(x []int64) *ts.Tensor {
-		t := ts.MustOfSlice(x).MustView(shape, true)
-		if dev != gotch.CPU {
-			t = t.MustTo(dev, true)
-		}
-		return t
-	}
-	return models.Batch{InputIDs: tensor(ids), TokenTypeIDs: tensor(types), AttentionMask: tensor(mask)}
+	return models.PadBatch(ids, types, f.padID, f.Model.Device())
 }
 
 // SetTraining implements train.Task.
