@@ -184,3 +184,19 @@ func FuzzUnigramEncode(f *testing.F) {
 		}
 	})
 }
+
+// A SQuAD-sized pair (question and a 110-word context) cut to 64 tokens, with the
+// DeBERTa-v3-style tokenizer.
+func BenchmarkEncodePair(b *testing.B) {
+	tk, err := Load("testdata/unigram/spm/tokenizer.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := "To whom did the Virgin Mary allegedly appear in 1858 in Lourdes France?"
+	c := strings.Repeat("Architecturally, the school has a Catholic character. Atop the Main Building's gold dome is a golden statue of the Virgin Mary. ", 5)
+	for b.Loop() {
+		if _, err := tk.Encode(q, c, true, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
