@@ -18,11 +18,18 @@ type modelSource struct {
 	dir  string // local folder; "" for the built-in tiny model
 }
 
-func resolveModel(ref string) (modelSource, error) {
+// modelFiles are what a suite's models need of a checkpoint folder.
+var modelFiles = map[string][]string{
+	"glue":   {"config.json", "model.safetensors", "tokenizer.json"},
+	"squad":  {"config.json", "model.safetensors", "tokenizer.json"},
+	"vision": {"config.json", "model.safetensors"},
+}
+
+func resolveModel(ref, suite string) (modelSource, error) {
 	if ref == "tiny" {
 		return modelSource{name: "tiny"}, nil
 	}
-	dir, err := hub.FromEnv().Resolve("model", ref, []string{"config.json", "model.safetensors", "tokenizer.json"})
+	dir, err := hub.FromEnv().Resolve("model", ref, modelFiles[suite])
 	if err != nil {
 		return modelSource{}, err
 	}

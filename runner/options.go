@@ -44,6 +44,9 @@ type Options struct {
 	TrainData    string  `json:"train-data"`
 	DevData      string  `json:"dev-data"`
 	DocStride    int     `json:"doc-stride"`
+	TrainSplit   string  `json:"train-split"`
+	DevSplit     string  `json:"dev-split"`
+	DevFraction  float64 `json:"dev-fraction"`
 	SyntheticN   int     `json:"synthetic-train"`
 	SyntheticDev int     `json:"synthetic-dev"`
 	Quiet        bool    `json:"quiet"`
@@ -60,7 +63,7 @@ func defaultOptions() Options {
 	return Options{
 		Suite: "glue", Tasks: "all", Methods: "vectorfit", Model: "tiny", Data: "synthetic",
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
-		SyntheticN: 512, SyntheticDev: 256, WeightDecay: -1, ClsDropout: -1, Warmup: -1,
+		SyntheticN: 512, SyntheticDev: 256, TrainSplit: "train", DevSplit: "test", WeightDecay: -1, ClsDropout: -1, Warmup: -1,
 	}
 }
 
@@ -92,6 +95,9 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TrainData, "train-data", o.TrainData, "squad: training file (SQuAD JSON or parquet), overriding -data")
 	fs.StringVar(&o.DevData, "dev-data", o.DevData, "squad: dev file, overriding -data")
 	fs.IntVar(&o.DocStride, "doc-stride", o.DocStride, "squad: overlap of context windows in tokens (0: 128)")
+	fs.StringVar(&o.TrainSplit, "train-split", o.TrainSplit, "vision: split of -data to train on")
+	fs.StringVar(&o.DevSplit, "dev-split", o.DevSplit, "vision: split of -data to evaluate on")
+	fs.Float64Var(&o.DevFraction, "dev-fraction", o.DevFraction, "vision: hold out this fraction of the training split as dev (for data without one)")
 	fs.IntVar(&o.SyntheticN, "synthetic-train", o.SyntheticN, "synthetic training examples")
 	fs.IntVar(&o.SyntheticDev, "synthetic-dev", o.SyntheticDev, "synthetic dev examples per split")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress bar")

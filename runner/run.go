@@ -50,17 +50,18 @@ type built struct {
 type protocol struct {
 	epochs, batch, maxLen, warmup int
 	lr, headLR, weightDecay       float64
+	warmupRatio                   float64 // used when warmup < 0
 	extra                         map[string]any // suite-specific settings, recorded as they are
 }
 
-var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}}
+var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "vision": visionSuite{}}
 
 // runAll trains every (task, method, seed), writing one record each as it finishes: a
 // run that dies leaves the finished records intact.
 func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
 	s, ok := suites[o.Suite]
 	if !ok {
-		return nil, fmt.Errorf("-suite %q: this build runs glue and squad (nlg, vision and diffusion are planned)", o.Suite)
+		return nil, fmt.Errorf("-suite %q: this build runs glue, squad and vision (nlg and diffusion are planned)", o.Suite)
 	}
 	tasks, err := s.tasks(o)
 	if err != nil {
@@ -78,7 +79,7 @@ func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := resolveModel(o.Model)
+	src, err := resolveModel(o.Model, o.Suite)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,7 @@ func runOne(o Options, task, method string, seed int64, prep prepared, src model
 		{Name: "head", Params: head, LR: p.headLR, WeightDecay: p.weightDecay},
 	}, 0.9, 0.999, 1e-8)
 	cfg := train.Config{
-		Epochs: p.epochs, MaxSteps: o.MaxSteps, WarmupSteps: p.warmup, MaxGradNorm: o.MaxGradNorm,
+		Epochs: p.epochs, MaxSteps: o.MaxSteps, WarmupSteps: max(p.warmup, 0), WarmupRatio: p.warmupRatio, MaxGradNorm: o.MaxGradNorm,
 		GradAccum: o.GradAccum, EvalEvery: o.EvalEvery, Seed: seed,
 	}
 	if !o.Quiet {

@@ -169,3 +169,36 @@ func TestSQuADEndToEnd(t *testing.T) {
 		t.Fatalf("no predictions written: %v", err)
 	}
 }
+
+// Vision end to end on the shared MNIST and GTSRB files with the tiny ViT: the same
+// methods, unchanged, on a second architecture family.
+func TestVisionEndToEnd(t *testing.T) {
+	for _, c := range []struct{ task, data, split string }{
+		{"mnist", "../../shared/data/mnist", "test"},
+		{"gtsrb", "../../shared/data/gtsrb", "train"},
+	} {
+		if _, err := os.Stat(c.data); err != nil {
+			t.Skipf("no shared data at %s", c.data)
+		}
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		args := []string{"-suite", "vision", "-task", c.task, "-method", "vectorfit,lora,fullft", "-data", c.data,
+			"-train-split", c.split, "-dev-fraction", "0.2", "-max-train", "64", "-max-dev", "32", "-max-steps", "2",
+			"-batch", "16", "-out", out, "-quiet"}
+		if err := run(args, &stdout, &stderr); err != nil {
+			t.Fatalf("%s: %v\n%s", c.task, err, stderr.String())
+		}
+		recs, err := reports.ReadDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 3 {
+			t.Fatalf("%s: %d records, want 3", c.task, len(recs))
+		}
+		for _, r := range recs {
+			if _, ok := r.Scores["accuracy"]; !ok || len(r.Ranks) != 6 || r.Params.Adapter == 0 {
+				t.Errorf("%s: incomplete record %s", c.task, r.FileName())
+			}
+		}
+	}
+}

@@ -1,0 +1,267 @@
+package deberta
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models"
+)
+
+// Head is the task head on top of the encoder.
+type Head int
+
+const (
+	// Classification: DebertaV2ForSequenceClassification's ContextPooler (first token,
+	// dropout, dense, activation), dropout, then a linear to NumLabels; with NumLabels = 1
+	// it is a regression head (STS-B).
+	Classification Head = iota
+	// Span: start and end logits for every token (SQuAD), "qa_outputs" in transformers.
+	Span
+)
+
+// initKind says how a parameter is initialised when no checkpoint provides it, as
+// DebertaV2PreTrainedModel._init_weights does.
+type initKind int
+
+const (
+	initNormal   initKind = iota // N(0, initializer_range²)
+	initPadEmbed                 // N(0, initializer_range²) with the pad_token_id row zero
+	initZero
+	initOne
+)
+
+// Spec is one parameter's name and shape, known from the configuration alone.
+type Spec struct {
+	Name  string
+	Shape []int64
+	Head  bool
+	init  initKind
+}
+
+// Specs lists the parameters of the encoder with the given head, named and ordered as in
+// the task model's Hugging Face checkpoint. Counting parameters needs nothing else.
+//
+// The head (the ContextPooler's dense and the classifier, or qa_outputs) is marked Head:
+// DeBERTa checkpoints carry no pre-trained pooler, so it starts from scratch for every
+// task and is trained by every method, as the LoRA/AdaLoRA DeBERTa scripts train
+// everything outside "deberta.". The base model is then exactly DebertaV2Model.
+func Specs(c Config, head Head) []Spec {
+	h, p := c.HiddenSize, prefix
+	var s []Spec
+	add := func(name string, init initKind, shape ...int64) {
+		s = append(s, Spec{Name: name, Shape: shape, init: init})
+	}
+	linear := func(name string, out, in int64) {
+		add(name+".weight", initNormal, out, in)
+		add(name+".bias", initZero, out)
+	}
+	layerNorm := func(name string) {
+		add(name+".weight", initOne, h)
+		add(name+".bias", initZero, h)
+	}
+	add(p+"embeddings.word_embeddings.weight", initPadEmbed, c.VocabSize, h)
+	if c.PositionBiasedInput {
+		add(p+"embeddings.position_embeddings.weight", initNormal, c.MaxPositionEmbeddings, h)
+	}
+	if c.TypeVocabSize > 0 {
+		add(p+"embeddings.token_type_embeddings.weight", initNormal, c.TypeVocabSize, h)
+	}
+	layerNorm(p + "embeddings.LayerNorm")
+	for i := range c.NumHiddenLayers {
+		l := layerName(i)
+		linear(l+"attention.self.query_proj", h, h)
+		linear(l+"attention.self.key_proj", h, h)
+		linear(l+"attention.self.value_proj", h, h)
+		if c.RelativeAttention && !c.ShareAttKey {
+			if c.PosAttType.Has("c2p") {
+				linear(l+"attention.self.pos_key_proj", h, h)
+			}
+			if c.PosAttType.Has("p2c") {
+				linear(l+"attention.self.pos_query_proj", h, h)
+			}
+		}
+		linear(l+"attention.output.dense", h, h)
+		layerNorm(l + "attention.output.LayerNorm")
+		linear(l+"intermediate.dense", c.IntermediateSize, h)
+		linear(l+"output.dense", h, c.IntermediateSize)
+		layerNorm(l + "output.LayerNorm")
+	}
+	if c.RelativeAttention {
+		add(p+"encoder.rel_embeddings.weight", initNormal, 2*c.attSpan(), h)
+	}
+	if c.relEmbeddingLayerNorm() {
+		layerNorm(p + "encoder.LayerNorm")
+	}
+	base := len(s)
+	if head == Span {
+		linear("qa_outputs", 2, h)
+	} else {
+		linear("pooler.dense", c.PoolerHiddenSize, c.PoolerHiddenSize)
+		linear("classifier", c.NumLabels, h)
+	}
+	for i := base; i < len(s); i++ {
+		s[i].Head = true
+	}
+	return s
+}
+
+func layerName(i int64) string { return prefix + "encoder.layer." + strconv.FormatInt(i, 10) + "." }
+
+// blockLinears are the adaptable linears of one encoder layer, in order, by their
+// Hugging Face module names. With share_att_key (DeBERTa-v3) query_proj and key_proj
+// also project the relative embeddings, so an adapter on them acts there too, as PEFT's
+// does. The separate pos_query_proj/pos_key_proj of share_att_key = false are not
+// among the six.
+var blockLinears = []struct {
+	name string
+	typ  models.LayerType
+}{
+	{"attention.self.query_proj", models.Query}, {"attention.self.key_proj", models.Key},
+	{"attention.self.value_proj", models.Value}, {"attention.output.dense", models.AttnOut},
+	{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+}
+
+// LinearSpecs lists the adaptable linears of an encoder from its configuration.
+func LinearSpecs(c Config) []models.LinearSpec {
+	var out []models.LinearSpec
+	h, f := c.HiddenSize, c.IntermediateSize
+	for i := range c.NumHiddenLayers {
+		for _, b := range blockLinears {
+			spec := models.LinearSpec{Name: layerName(i) + b.name, Type: b.typ, Out: h, In: h, Bias: true}
+			switch b.typ {
+			case models.FFNUp:
+				spec.Out = f
+			case models.FFNDown:
+				spec.In = f
+			}
+			out = append(out, spec)
+		}
+	}
+	return out
+}
+
+// ShapeOf is the shape of an encoder with the given head, from its configuration.
+func ShapeOf(c Config, head Head) models.Shape {
+	s := models.Shape{Linears: LinearSpecs(c)}
+	for _, p := range Specs(c, head) {
+		if !p.Head {
+			s.BaseParams += numel(p.Shape)
+		}
+	}
+	return s
+}
+
+func numel(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Model is a DeBERTa-v2/v3 encoder with a task head.
+type Model struct {
+	Config   Config
+	HeadKind Head
+	params   []models.Param
+	byName   map[string]*ts.Tensor
+	linears  []*models.Linear
+	training bool
+}
+
+// New builds a model with transformers' random initialisation drawn from seed on the
+// CPU: the same seed gives the same weights on every machine.
+func New(c Config, head Head, seed uint64) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	rng := models.NewRNG(seed, 0)
+	tensors := map[string]*ts.Tensor{}
+	for _, s := range Specs(c, head) {
+		tensors[s.Name] = initTensor(s, c, rng)
+	}
+	return assemble(c, head, tensors)
+}
+
+func initTensor(s Spec, c Config, rng *rand.Rand) *ts.Tensor {
+	switch s.init {
+	case initZero:
+		return ts.MustZeros(s.Shape, gotch.Float, gotch.CPU)
+	case initOne:
+		return ts.MustOnes(s.Shape, gotch.Float, gotch.CPU)
+	case initPadEmbed:
+		t := models.Normal(rng, c.InitializerRange, s.Shape...)
+		row := t.MustNarrow(0, c.PadTokenID, 1, false) // a view: zeroing it zeroes t's row
+		row.MustZero_()
+		row.MustDrop()
+		return t
+	}
+	return models.Normal(rng, c.InitializerRange, s.Shape...)
+}
+
+// assemble wires named tensors into a model; every Spec name must be present.
+func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error) {
+	m := &Model{Config: c, HeadKind: head, byName: tensors}
+	for _, s := range Specs(c, head) {
+		t, ok := tensors[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("deberta: no tensor %q", s.Name)
+		}
+		t.MustRequiresGrad_(true)
+		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
+	}
+	for _, spec := range LinearSpecs(c) {
+		m.linears = append(m.linears, &models.Linear{
+			Name: spec.Name, Type: spec.Type,
+			Weight: tensors[spec.Name+".weight"], Bias: tensors[spec.Name+".bias"],
+		})
+	}
+	return m, nil
+}
+
+// Params implements models.Model.
+func (m *Model) Params() []models.Param { return m.params }
+
+// Linears implements models.Model.
+func (m *Model) Linears() []*models.Linear { return m.linears }
+
+// SetTraining implements models.Model.
+func (m *Model) SetTraining(on bool) { m.training = on }
+
+// Param returns a parameter by its Hugging Face name.
+func (m *Model) Param(name string) (*ts.Tensor, bool) {
+	t, ok := m.byName[name]
+	return t, ok
+}
+
+// To moves every parameter to dev (before a method is applied: methods build their
+// tensors on the device of the weights they adapt).
+func (m *Model) To(dev gotch.Device) {
+	if dev == m.Device() {
+		return
+	}
+	moved := map[string]*ts.Tensor{}
+	for i, p := range m.params {
+		t := p.T.MustTo(dev, false).MustDetach(true)
+		t.MustRequiresGrad_(p.T.MustRequiresGrad())
+		m.params[i].T = t
+		moved[p.Name] = t
+	}
+	m.byName = moved
+	for _, l := range m.linears {
+		l.Weight = moved[l.Name+".weight"]
+		if l.Bias != nil {
+			l.Bias = moved[l.Name+".bias"]
+		}
+	}
+}
+
+// Device is where the parameters live.
+func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }
+
+// NumLabels is the width of the classification head (1 for regression).
+func (m *Model) NumLabels() int64 { return m.Config.NumLabels }

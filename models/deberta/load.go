@@ -1,0 +1,187 @@
+package deberta
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/pickle"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models"
+	"github.com/vectorfit/harness/models/safetensors"
+)
+
+// LoadReport says what loading a checkpoint did beyond copying tensors.
+type LoadReport struct {
+	// Weights is the file the tensors came from.
+	Weights string
+	// NewlyInitialised are expected tensors the checkpoint lacks that are fine to start
+	// fresh (the task head of a base checkpoint), as transformers warns about.
+	NewlyInitialised []string
+	// Ignored are checkpoint tensors the model has no use for (pre-training heads).
+	Ignored []string
+}
+
+// ignorable are checkpoint tensors a fine-tuning model drops, as transformers does:
+// DeBERTa's pre-training heads (lm_predictions: the MLM generator head; mask_predictions:
+// the replaced-token-detection head of v3), unused absolute position embeddings
+// (DebertaV2PreTrainedModel._keys_to_ignore_on_load_unexpected) and buffers.
+func ignorable(name string) bool {
+	for _, p := range []string{"lm_predictions.", "mask_predictions.", "cls.", "lm_head."} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(name, "position_ids") || strings.Contains(name, "position_embeddings")
+}
+
+// Weight files looked for in a model folder, in order. The microsoft/deberta-v3-base hub
+// repo ships only pytorch_model.bin.
+const (
+	SafetensorsFile = "model.safetensors"
+	PytorchFile     = "pytorch_model.bin"
+)
+
+// Load builds a model from a Hugging Face folder: config.json and model.safetensors or
+// pytorch_model.bin. numLabels > 0 overrides the config's label count (a new task on a
+// base checkpoint). The head, when the checkpoint has none, is initialised from seed.
+func Load(dir string, head Head, numLabels int64, seed uint64) (*Model, LoadReport, error) {
+	c, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, LoadReport{}, err
+	}
+	if numLabels > 0 {
+		c.NumLabels = numLabels
+	}
+	return LoadWithConfig(dir, c, head, seed)
+}
+
+// LoadWithConfig builds a model from dir's weights with a configuration the caller
+// adjusted (label count, classifier dropout).
+func LoadWithConfig(dir string, c Config, head Head, seed uint64) (*Model, LoadReport, error) {
+	weights, err := WeightsFile(dir)
+	if err != nil {
+		return nil, LoadReport{}, err
+	}
+	tensors, err := ReadCheckpoint(weights)
+	if err != nil {
+		return nil, LoadReport{}, err
+	}
+	m, rep, err := FromTensors(c, head, tensors, weights, seed)
+	rep.Weights = weights
+	return m, rep, err
+}
+
+// WeightsFile is dir's model.safetensors, else its pytorch_model.bin.
+func WeightsFile(dir string) (string, error) {
+	for _, name := range []string{SafetensorsFile, PytorchFile} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no %s or %s", dir, SafetensorsFile, PytorchFile)
+}
+
+// ReadCheckpoint reads every tensor of a .safetensors file or of a PyTorch .bin (a
+// torch.save'd state_dict, read with gotch's unpickler).
+func ReadCheckpoint(path string) (map[string]*ts.Tensor, error) {
+	if strings.HasSuffix(path, ".safetensors") {
+		return safetensors.Load(path)
+	}
+	return readPytorch(path)
+}
+
+// readPytorch reads a torch.save'd state_dict. gotch's unpickler panics on some malformed
+// input: that becomes an error naming the file and saying how to convert it instead.
+func readPytorch(path string) (tensors map[string]*ts.Tensor, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			tensors, err = nil, fmt.Errorf("%v", r)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: cannot read it as a PyTorch state_dict (%w); convert it to safetensors with: %s",
+				path, err, convertCommand(path))
+		}
+	}()
+	return pickle.Decode(path)
+}
+
+// convertCommand is the one-line Python conversion of a .bin checkpoint.
+func convertCommand(path string) string {
+	out := filepath.Join(filepath.Dir(path), SafetensorsFile)
+	return fmt.Sprintf(`python3 -c "import torch; from safetensors.torch import save_file; `+
+		`sd = torch.load('%s', map_location='cpu'); save_file({k: v.contiguous().clone() for k, v in sd.items()}, '%s', metadata={'format': 'pt'})"`,
+		path, out)
+}
+
+// FromTensors builds a model from a checkpoint's tensors, matched by Hugging Face name
+// with or without the base-model prefix "deberta.". Any missing base tensor, unexpected
+// tensor or shape mismatch is an error listing all of them, named by source.
+func FromTensors(c Config, head Head, ckpt map[string]*ts.Tensor, source string, seed uint64) (*Model, LoadReport, error) {
+	if err := c.Validate(); err != nil {
+		return nil, LoadReport{}, fmt.Errorf("%s: %w", source, err)
+	}
+	var (
+		rep                            LoadReport
+		missing, unexpected, misshaped []string
+		used                           = map[string]bool{}
+		tensors                        = map[string]*ts.Tensor{}
+		rng                            = models.NewRNG(seed, 0)
+	)
+	for _, s := range Specs(c, head) {
+		name, t := s.Name, ckpt[s.Name]
+		if t == nil && strings.HasPrefix(s.Name, prefix) { // saved from the bare DebertaV2Model
+			name = strings.TrimPrefix(s.Name, prefix)
+			t = ckpt[name]
+		}
+		switch {
+		case t == nil && s.Head:
+			rep.NewlyInitialised = append(rep.NewlyInitialised, s.Name)
+			tensors[s.Name] = initTensor(s, c, rng)
+		case t == nil:
+			missing = append(missing, s.Name)
+		case !slices.Equal(t.MustSize(), s.Shape):
+			used[name] = true
+			misshaped = append(misshaped, fmt.Sprintf("%s: checkpoint %v, model %v", name, t.MustSize(), s.Shape))
+		default:
+			used[name] = true
+			tensors[s.Name] = t.MustTotype(gotch.Float, false).MustDetach(true)
+		}
+	}
+	for name := range ckpt {
+		switch {
+		case used[name]:
+		case ignorable(name):
+			rep.Ignored = append(rep.Ignored, name)
+		default:
+			unexpected = append(unexpected, name)
+		}
+	}
+	slices.Sort(rep.Ignored)
+	slices.Sort(unexpected)
+	var errs []error
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("missing tensors: %s", strings.Join(missing, ", ")))
+	}
+	if len(unexpected) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected tensors: %s", strings.Join(unexpected, ", ")))
+	}
+	if len(misshaped) > 0 {
+		errs = append(errs, fmt.Errorf("mis-shaped tensors: %s", strings.Join(misshaped, "; ")))
+	}
+	if len(errs) > 0 {
+		return nil, rep, fmt.Errorf("%s does not fit a %s model with %d layers, hidden %d: %w",
+			source, c.ModelType, c.NumHiddenLayers, c.HiddenSize, errors.Join(errs...))
+	}
+	m, err := assemble(c, head, tensors)
+	return m, rep, err
+}

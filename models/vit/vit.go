@@ -1,0 +1,410 @@
+package vit
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models"
+)
+
+// prefix is the name of the base model inside ViTForImageClassification's checkpoint.
+const prefix = "vit."
+
+// init says how a parameter is initialised when no checkpoint provides it, as
+// transformers' ViTPreTrainedModel._init_weights does (its truncated normal is cut at
+// ±2, i.e. ±100σ for σ = 0.02: a plain normal).
+type initKind int
+
+const (
+	initNormal initKind = iota // N(0, initializer_range²)
+	initZero
+	initOne
+)
+
+// Spec is one parameter's name and shape, known from the configuration alone.
+type Spec struct {
+	Name  string
+	Shape []int64
+	Head  bool
+	init  initKind
+}
+
+// Specs lists the parameters of ViTForImageClassification, named as in its Hugging
+// Face checkpoint. Counting parameters needs nothing else.
+func Specs(c Config) []Spec {
+	h, p := c.HiddenSize, prefix
+	var s []Spec
+	add := func(name string, init initKind, shape ...int64) {
+		s = append(s, Spec{Name: name, Shape: shape, init: init})
+	}
+	layerNorm := func(name string) {
+		add(name+".weight", initOne, h)
+		add(name+".bias", initZero, h)
+	}
+	add(p+"embeddings.cls_token", initNormal, 1, 1, h)
+	add(p+"embeddings.position_embeddings", initNormal, 1, c.NumPatches()+1, h)
+	add(p+"embeddings.patch_embeddings.projection.weight", initNormal, h, c.NumChannels, c.PatchSize, c.PatchSize)
+	add(p+"embeddings.patch_embeddings.projection.bias", initZero, h)
+	for _, l := range LinearSpecs(c) {
+		if l.Type == models.Query { // pre-norm: the block's first LayerNorm comes before attention
+			layerNorm(blockPrefix(l.Name) + "layernorm_before")
+		}
+		add(l.Name+".weight", initNormal, l.Out, l.In)
+		if l.Bias {
+			add(l.Name+".bias", initZero, l.Out)
+		}
+		if l.Type == models.AttnOut {
+			layerNorm(blockPrefix(l.Name) + "layernorm_after")
+		}
+	}
+	layerNorm(p + "layernorm")
+	add("classifier.weight", initNormal, c.NumLabels, h)
+	add("classifier.bias", initZero, c.NumLabels)
+	s[len(s)-1].Head, s[len(s)-2].Head = true, true
+	return s
+}
+
+// blockLinears are the adaptable linears of one encoder layer, in order, by their
+// Hugging Face module names (ViTLayer: attention.attention is ViTSelfAttention).
+var blockLinears = []struct {
+	name string
+	typ  models.LayerType
+}{
+	{"attention.attention.query", models.Query}, {"attention.attention.key", models.Key},
+	{"attention.attention.value", models.Value}, {"attention.output.dense", models.AttnOut},
+	{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+}
+
+// layerPrefix is "vit.encoder.layer.<i>.".
+func layerPrefix(i int64) string { return prefix + "encoder.layer." + strconv.FormatInt(i, 10) + "." }
+
+// blockPrefix strips a linear's module name back to its layer's prefix.
+func blockPrefix(linear string) string {
+	for _, b := range blockLinears {
+		if n := len(linear) - len(b.name); n > 0 && linear[n:] == b.name {
+			return linear[:n]
+		}
+	}
+	return linear
+}
+
+// LinearSpecs lists the adaptable linears from the configuration.
+func LinearSpecs(c Config) []models.LinearSpec {
+	var out []models.LinearSpec
+	h, f := c.HiddenSize, c.IntermediateSize
+	for i := range c.NumHiddenLayers {
+		for _, b := range blockLinears {
+			spec := models.LinearSpec{Name: layerPrefix(i) + b.name, Type: b.typ, Out: h, In: h, Bias: true}
+			switch b.typ {
+			case models.Query, models.Key, models.Value:
+				spec.Bias = c.QKVBias
+			case models.FFNUp:
+				spec.Out = f
+			case models.FFNDown:
+				spec.In = f
+			}
+			out = append(out, spec)
+		}
+	}
+	return out
+}
+
+// ShapeOf is the shape of a model from its configuration.
+func ShapeOf(c Config) models.Shape {
+	s := models.Shape{Linears: LinearSpecs(c)}
+	for _, p := range Specs(c) {
+		if !p.Head {
+			n := int64(1)
+			for _, d := range p.Shape {
+				n *= d
+			}
+			s.BaseParams += n
+		}
+	}
+	return s
+}
+
+// Model is a ViT with an image-classification head.
+type Model struct {
+	Config   Config
+	params   []models.Param
+	byName   map[string]*ts.Tensor
+	linears  []*models.Linear
+	training bool
+}
+
+// New builds a model with transformers' random initialisation drawn from seed on the
+// CPU: the same seed gives the same weights on every machine.
+func New(c Config, seed uint64) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	rng := models.NewRNG(seed, 0)
+	tensors := map[string]*ts.Tensor{}
+	for _, s := range Specs(c) {
+		tensors[s.Name] = initTensor(s, c.InitializerRange, rng)
+	}
+	return assemble(c, tensors)
+}
+
+func initTensor(s Spec, std float64, rng *rand.Rand) *ts.Tensor {
+	switch s.init {
+	case initZero:
+		return ts.MustZeros(s.Shape, gotch.Float, gotch.CPU)
+	case initOne:
+		return ts.MustOnes(s.Shape, gotch.Float, gotch.CPU)
+	}
+	return models.Normal(rng, std, s.Shape...)
+}
+
+// assemble wires named tensors into a model; every Spec name must be present.
+func assemble(c Config, tensors map[string]*ts.Tensor) (*Model, error) {
+	m := &Model{Config: c, byName: tensors}
+	for _, s := range Specs(c) {
+		t, ok := tensors[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("vit: no tensor %q", s.Name)
+		}
+		t.MustRequiresGrad_(true)
+		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
+	}
+	for _, spec := range LinearSpecs(c) {
+		l := &models.Linear{Name: spec.Name, Type: spec.Type, Weight: tensors[spec.Name+".weight"]}
+		if spec.Bias {
+			l.Bias = tensors[spec.Name+".bias"]
+		}
+		m.linears = append(m.linears, l)
+	}
+	return m, nil
+}
+
+// Params implements models.Model.
+func (m *Model) Params() []models.Param { return m.params }
+
+// Linears implements models.Model.
+func (m *Model) Linears() []*models.Linear { return m.linears }
+
+// SetTraining implements models.Model.
+func (m *Model) SetTraining(on bool) { m.training = on }
+
+// Param returns a parameter by its Hugging Face name.
+func (m *Model) Param(name string) (*ts.Tensor, bool) {
+	t, ok := m.byName[name]
+	return t, ok
+}
+
+// CheckInput says whether pixel batches of this shape (batch × channels × height ×
+// width) fit the model: the channel count must match and each side must hold at least
+// one patch. Other sizes than the pre-training one are fine: the position embeddings
+// are interpolated.
+func (m *Model) CheckInput(shape []int64) error {
+	c := m.Config
+	switch {
+	case len(shape) != 4:
+		return fmt.Errorf("vit: pixel batch of shape %v, want batch × %d × height × width", shape, c.NumChannels)
+	case shape[1] != c.NumChannels:
+		return fmt.Errorf("vit: pixel batch has %d channels, the model %d", shape[1], c.NumChannels)
+	case shape[2] < c.PatchSize || shape[3] < c.PatchSize:
+		return fmt.Errorf("vit: image %d×%d is smaller than one %d×%d patch", shape[2], shape[3], c.PatchSize, c.PatchSize)
+	}
+	return nil
+}
+
+// Forward returns batch × NumLabels logits from pixels (batch × channels × height ×
+// width, float32, normalised as the checkpoint's image processor does). The shape must
+// pass CheckInput; Forward panics otherwise.
+func (m *Model) Forward(pixels *ts.Tensor) *ts.Tensor {
+	h := m.Encode(pixels)
+	defer h.MustDrop()
+	cls := h.MustSelect(1, 0, false) // the [CLS] token
+	defer cls.MustDrop()
+	return m.dense("classifier", cls)
+}
+
+// Encode returns the last hidden state after the final LayerNorm (transformers'
+// ViTModel last_hidden_state), batch × (1 + patches) × hidden.
+func (m *Model) Encode(pixels *ts.Tensor) *ts.Tensor {
+	h := m.Embed(pixels)
+	for i := range m.Config.NumHiddenLayers {
+		next := m.layer(int(i), h)
+		h.MustDrop()
+		h = next
+	}
+	out := m.layerNorm(prefix+"layernorm", h)
+	h.MustDrop()
+	return out
+}
+
+// Embed is the embedding output: [CLS] followed by the patch embeddings, plus the
+// position embeddings, then dropout.
+func (m *Model) Embed(pixels *ts.Tensor) *ts.Tensor {
+	if err := m.CheckInput(pixels.MustSize()); err != nil {
+		panic(err)
+	}
+	p := prefix + "embeddings."
+	size := pixels.MustSize()
+	patches := m.patchEmbed(pixels) // batch × patches × hidden
+	cls := m.byName[p+"cls_token"].MustExpand([]int64{size[0], 1, m.Config.HiddenSize}, false, false)
+	x := ts.MustCat([]*ts.Tensor{cls, patches}, 1)
+	cls.MustDrop()
+	patches.MustDrop()
+	pos := m.positionEmbeddings(size[2], size[3])
+	x = x.MustAdd(pos, true)
+	pos.MustDrop()
+	out := m.dropout(x, m.Config.HiddenDropoutProb)
+	x.MustDrop()
+	return out
+}
+
+// patchEmbed cuts the image into non-overlapping patches and projects each to the
+// hidden size: a convolution with kernel = stride = patch size, flattened row-major
+// over the patch grid.
+func (m *Model) patchEmbed(pixels *ts.Tensor) *ts.Tensor {
+	name := prefix + "embeddings.patch_embeddings.projection"
+	ps := m.Config.PatchSize
+	conv := ts.MustConv2d(pixels, m.byName[name+".weight"], m.byName[name+".bias"],
+		[]int64{ps, ps}, []int64{0, 0}, []int64{1, 1}, 1)
+	return conv.MustFlatten(2, -1, true).MustTranspose(1, 2, true)
+}
+
+// positionEmbeddings returns 1 × (1 + patches) × hidden position embeddings for an
+// image of height × width. At the pre-training resolution they are the learned ones;
+// otherwise the patch grid of embeddings is resized bicubically, exactly as
+// transformers' interpolate_pos_encoding (from DINO) does it: the target grid is
+// offset by 0.1 patch to avoid a floating-point off-by-one in the output size, and
+// the interpolation uses that scale factor, not the ratio of sizes.
+func (m *Model) positionEmbeddings(height, width int64) *ts.Tensor {
+	c := m.Config
+	pos := m.byName[prefix+"embeddings.position_embeddings"]
+	h0, w0 := height/c.PatchSize, width/c.PatchSize
+	if h0*w0 == c.NumPatches() && height == width {
+		return pos.MustShallowClone()
+	}
+	g := c.GridSize()
+	clsPos := pos.MustNarrow(1, 0, 1, false)
+	defer clsPos.MustDrop()
+	grid := pos.MustNarrow(1, 1, g*g, false).
+		MustReshape([]int64{1, g, g, c.HiddenSize}, true).
+		MustPermute([]int64{0, 3, 1, 2}, true)
+	scaleH := (float64(h0) + 0.1) / math.Sqrt(float64(g*g))
+	scaleW := (float64(w0) + 0.1) / math.Sqrt(float64(g*g))
+	// libtorch sizes the output as trunc(input · scale), and so do we.
+	outH, outW := int64(float64(g)*scaleH), int64(float64(g)*scaleW)
+	resized := grid.MustUpsampleBicubic2d([]int64{outH, outW}, false, []float64{scaleH}, []float64{scaleW}, true)
+	flat := resized.MustPermute([]int64{0, 2, 3, 1}, true).MustReshape([]int64{1, outH * outW, c.HiddenSize}, true)
+	defer flat.MustDrop()
+	return ts.MustCat([]*ts.Tensor{clsPos, flat}, 1)
+}
+
+// layer is one pre-LayerNorm transformer block (ViTLayer):
+// h' = h + attention(LN_before(h)); out = h' + FFN(LN_after(h')).
+func (m *Model) layer(i int, h *ts.Tensor) *ts.Tensor {
+	lin := m.linears[6*i : 6*i+6]
+	p := blockPrefix(lin[0].Name)
+	x := m.layerNorm(p+"layernorm_before", h)
+	ctx := m.selfAttention(lin[0], lin[1], lin[2], x)
+	x.MustDrop()
+	a := lin[3].Forward(ctx, m.training)
+	ctx.MustDrop()
+	h1 := m.residual(a, h)
+	y := m.layerNorm(p+"layernorm_after", h1)
+	up := lin[4].Forward(y, m.training)
+	y.MustDrop()
+	act := m.activation(up)
+	up.MustDrop()
+	down := lin[5].Forward(act, m.training)
+	act.MustDrop()
+	out := m.residual(down, h1)
+	h1.MustDrop()
+	return out
+}
+
+// residual is dropout(x) + r; it frees x.
+func (m *Model) residual(x, r *ts.Tensor) *ts.Tensor {
+	d := m.dropout(x, m.Config.HiddenDropoutProb)
+	x.MustDrop()
+	return d.MustAdd(r, true)
+}
+
+// selfAttention is multi-head scaled dot-product attention over every token (ViT has
+// no padding, so no mask).
+func (m *Model) selfAttention(q, k, v *models.Linear, x *ts.Tensor) *ts.Tensor {
+	c := m.Config
+	size := x.MustSize()
+	b, seq := size[0], size[1]
+	nh, hd := c.NumAttentionHeads, c.HiddenSize/c.NumAttentionHeads
+	heads := func(l *models.Linear) *ts.Tensor { // batch × heads × seq × head_dim
+		return l.Forward(x, m.training).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
+	}
+	qh, kh, vh := heads(q), heads(k), heads(v)
+	kt := kh.MustTranspose(-1, -2, true)
+	scores := qh.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
+	kt.MustDrop()
+	probs := scores.MustSoftmax(-1, gotch.Float, true)
+	dp := m.dropout(probs, c.AttentionProbsDropoutProb)
+	probs.MustDrop()
+	ctx := dp.MustMatmul(vh, true)
+	vh.MustDrop()
+	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, seq, c.HiddenSize}, true)
+}
+
+func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
+	switch m.Config.HiddenAct {
+	case "gelu_new", "gelu_pytorch_tanh":
+		return x.MustGelu("tanh", false)
+	case "relu":
+		return x.MustRelu(false)
+	}
+	return x.MustGelu("none", false)
+}
+
+func (m *Model) dense(name string, x *ts.Tensor) *ts.Tensor {
+	return models.Dense(x, m.byName[name+".weight"], m.byName[name+".bias"])
+}
+
+func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
+	return ts.MustLayerNorm(x, []int64{m.Config.HiddenSize}, m.byName[name+".weight"], m.byName[name+".bias"], m.Config.LayerNormEps, false)
+}
+
+// dropout is a no-op outside training.
+func (m *Model) dropout(x *ts.Tensor, p float64) *ts.Tensor {
+	if !m.training || p == 0 {
+		return x.MustShallowClone()
+	}
+	return ts.MustDropout(x, p, true)
+}
+
+// To moves every parameter to dev (before a method is applied: methods build their
+// tensors on the device of the weights they adapt).
+func (m *Model) To(dev gotch.Device) {
+	if dev == m.Device() {
+		return
+	}
+	moved := map[string]*ts.Tensor{}
+	for i, p := range m.params {
+		t := p.T.MustTo(dev, false).MustDetach(true)
+		t.MustRequiresGrad_(p.T.MustRequiresGrad())
+		m.params[i].T = t
+		moved[p.Name] = t
+	}
+	m.byName = moved
+	for _, l := range m.linears {
+		l.Weight = moved[l.Name+".weight"]
+		if l.Bias != nil {
+			l.Bias = moved[l.Name+".bias"]
+		}
+	}
+}
+
+// Device is where the parameters live.
+func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }
+
+// NumLabels is the width of the classification head.
+func (m *Model) NumLabels() int64 { return m.Config.NumLabels }
+
+var _ models.Model = (*Model)(nil)
