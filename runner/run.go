@@ -50,7 +50,7 @@ type built struct {
 type protocol struct {
 	epochs, batch, maxLen, warmup int
 	lr, headLR, weightDecay       float64
-	warmupRatio                   float64 // used when warmup < 0
+	warmupRatio                   float64        // used when warmup < 0
 	extra                         map[string]any // suite-specific settings, recorded as they are
 }
 
