@@ -8,6 +8,7 @@ import (
 
 	"github.com/vectorfit/harness/hub"
 	"github.com/vectorfit/harness/models/bert"
+	"github.com/vectorfit/harness/models/deberta"
 	"github.com/vectorfit/harness/models/tokenize"
 	"github.com/vectorfit/harness/reports"
 )
@@ -18,20 +19,28 @@ type modelSource struct {
 	dir  string // local folder; "" for the built-in tiny model
 }
 
-// modelFiles are what a suite's models need of a checkpoint folder.
-var modelFiles = map[string][]string{
-	"glue":   {"config.json", "model.safetensors", "tokenizer.json"},
-	"squad":  {"config.json", "model.safetensors", "tokenizer.json"},
-	"vision": {"config.json", "model.safetensors"},
-}
-
+// resolveModel finds a checkpoint folder: local, in the Hugging Face cache, or
+// downloaded. Weights are model.safetensors or, failing that, pytorch_model.bin (what
+// microsoft/deberta-v3-base ships); text suites also need tokenizer.json.
 func resolveModel(ref, suite string) (modelSource, error) {
 	if ref == "tiny" {
 		return modelSource{name: "tiny"}, nil
 	}
-	dir, err := hub.FromEnv().Resolve("model", ref, modelFiles[suite])
+	c := hub.FromEnv()
+	dir, err := c.Resolve("model", ref, []string{"config.json"})
 	if err != nil {
 		return modelSource{}, err
+	}
+	if _, err := c.Resolve("model", ref, []string{"model.safetensors"}); err != nil {
+		if _, err2 := c.Resolve("model", ref, []string{"pytorch_model.bin"}); err2 != nil {
+			return modelSource{}, fmt.Errorf("%w (nor pytorch_model.bin: %v)", err, err2)
+		}
+	}
+	if suite != "vision" {
+		if _, err := c.Resolve("model", ref, []string{"tokenizer.json"}); err != nil {
+			return modelSource{}, fmt.Errorf("%w; a repo that ships only spm.model (DeBERTa-v3) needs a tokenizer.json made once with "+
+				"python3 -c 'from transformers import AutoTokenizer; AutoTokenizer.from_pretrained(%q).save_pretrained(\"DIR\")' and -model DIR", err, ref)
+		}
 	}
 	return modelSource{name: ref, dir: dir}, nil
 }
@@ -87,11 +96,35 @@ func buildText(src modelSource, want textModel, seed int64) (built, error) {
 	}
 	info := reports.Model{Name: src.name, Source: src.dir}
 	info.ConfigSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "config.json"))
-	info.WeightsSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "model.safetensors"))
+	if w, err := deberta.WeightsFile(src.dir); err == nil {
+		info.WeightsSHA256, _, _ = reports.FileSHA256(w)
+	}
 	switch kind {
+	case "deberta-v2":
+		c, err := deberta.LoadConfig(filepath.Join(src.dir, "config.json"))
+		if err != nil {
+			return built{}, err
+		}
+		if err := checkVocab(tok, c.VocabSize, src.dir); err != nil {
+			return built{}, err
+		}
+		c.NumLabels = want.numLabels
+		c.ClassifierDropout = &want.clsDropout
+		head := deberta.Classification
+		if want.head == bert.Span {
+			head = deberta.Span
+		}
+		m, _, err := deberta.LoadWithConfig(src.dir, c, head, uint64(seed))
+		if err != nil {
+			return built{}, err
+		}
+		return built{model: m, info: info, extras: tok, to: m.To}, nil
 	case "bert", "roberta":
 		c, err := bert.LoadConfig(filepath.Join(src.dir, "config.json"))
 		if err != nil {
+			return built{}, err
+		}
+		if err := checkVocab(tok, c.VocabSize, src.dir); err != nil {
 			return built{}, err
 		}
 		c.NumLabels = want.numLabels
@@ -102,5 +135,13 @@ func buildText(src modelSource, want textModel, seed int64) (built, error) {
 		}
 		return built{model: m, info: info, extras: tok, to: m.To}, nil
 	}
-	return built{}, fmt.Errorf("%s: model_type %q: the harness runs bert, roberta (and MiniLM, which says bert)", src.dir, kind)
+	return built{}, fmt.Errorf("%s: model_type %q: the harness runs bert, roberta (MiniLM says bert) and deberta-v2 (DeBERTa-v2 and v3)", src.dir, kind)
+}
+
+// checkVocab: a token id past the embedding table would fail deep inside libtorch.
+func checkVocab(tok *tokenize.Tokenizer, vocab int64, dir string) error {
+	if n := tok.VocabSize(); n > vocab {
+		return fmt.Errorf("%s: tokenizer.json has %d tokens, the model's embedding only %d: not the model's tokenizer", dir, n, vocab)
+	}
+	return nil
 }
