@@ -5,6 +5,7 @@
 package torchx
 
 /*
+#include <malloc.h>
 #include <stdint.h>
 // Weak references: resolved at the final link to gotch's definitions (extern "C" in
 // libtch/torch_api.h). Weak so that this package's own cgo link step, which does not see
@@ -21,12 +22,19 @@ static int torchx_set_grad(int on) { return at_grad_set_enabled(on); }
 static void torchx_seed(int64_t s) { at_manual_seed(s); }
 static void torchx_set_threads(int n) { at_set_num_threads(n); }
 static int torchx_threads(void) { return at_get_num_threads(); }
+static void torchx_limit_arenas(void) { mallopt(M_ARENA_MAX, 2); }
 */
 import "C"
 
 import (
 	_ "github.com/sugarme/gotch/libtch" // links torch_api.cpp, which defines the symbols above
 )
+
+// init caps glibc's malloc arenas at 2. libtorch allocates from many threads; with one
+// arena per thread, freed tensor memory is not reused across arenas, and building a few
+// large models in one process (a benchmark, a multi-method run) grew by ~6 GB per model
+// (the same effect as MALLOC_ARENA_MAX=2).
+func init() { C.torchx_limit_arenas() }
 
 func linked() {
 	if C.torchx_linked() == 0 {
