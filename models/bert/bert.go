@@ -139,12 +139,9 @@ func ShapeOf(c Config, head Head) models.Shape {
 
 // Model is a BERT-family encoder with a task head.
 type Model struct {
+	models.Weights
 	Config   Config
 	HeadKind Head
-	params   []models.Param
-	byName   map[string]*ts.Tensor
-	linears  []*models.Linear
-	training bool
 }
 
 // New builds a model with transformers' random initialisation drawn from seed on the
@@ -173,37 +170,19 @@ func initTensor(s Spec, std float64, rng *rand.Rand) *ts.Tensor {
 
 // assemble wires named tensors into a model; every Spec name must be present.
 func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error) {
-	m := &Model{Config: c, HeadKind: head, byName: tensors}
+	var params []models.Param
 	for _, s := range Specs(c, head) {
 		t, ok := tensors[s.Name]
 		if !ok {
 			return nil, fmt.Errorf("bert: no tensor %q", s.Name)
 		}
-		t.MustRequiresGrad_(true)
-		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
+		params = append(params, models.Param{Name: s.Name, T: t, Head: s.Head})
 	}
-	for _, spec := range LinearSpecs(c) {
-		m.linears = append(m.linears, &models.Linear{
-			Name: spec.Name, Type: spec.Type,
-			Weight: tensors[spec.Name+".weight"], Bias: tensors[spec.Name+".bias"],
-		})
+	w, err := models.NewWeights(params, LinearSpecs(c))
+	if err != nil {
+		return nil, fmt.Errorf("bert: %w", err)
 	}
-	return m, nil
-}
-
-// Params implements models.Model.
-func (m *Model) Params() []models.Param { return m.params }
-
-// Linears implements models.Model.
-func (m *Model) Linears() []*models.Linear { return m.linears }
-
-// SetTraining implements models.Model.
-func (m *Model) SetTraining(on bool) { m.training = on }
-
-// Param returns a parameter by its Hugging Face name.
-func (m *Model) Param(name string) (*ts.Tensor, bool) {
-	t, ok := m.byName[name]
-	return t, ok
+	return &Model{Weights: w, Config: c, HeadKind: head}, nil
 }
 
 // Forward returns the head's output: batch × NumLabels logits for Classification, and
@@ -214,24 +193,24 @@ func (m *Model) Forward(b models.Batch) *ts.Tensor {
 	p := m.Config.prefix()
 	drop := m.Config.headDropout()
 	if m.HeadKind == Span {
-		return m.dense("qa_outputs", h)
+		return m.Dense("qa_outputs", h)
 	}
 	cls := h.MustSelect(1, 0, false) // first token
 	defer cls.MustDrop()
 	if m.Config.ModelType == "roberta" {
-		x := m.dropout(cls, drop)
-		y := m.dense("classifier.dense", x).MustTanh(true)
+		x := m.Dropout(cls, drop)
+		y := m.Dense("classifier.dense", x).MustTanh(true)
 		x.MustDrop()
-		z := m.dropout(y, drop)
+		z := m.Dropout(y, drop)
 		y.MustDrop()
 		defer z.MustDrop()
-		return m.dense("classifier.out_proj", z)
+		return m.Dense("classifier.out_proj", z)
 	}
-	pooled := m.dense(p+"pooler.dense", cls).MustTanh(true)
-	x := m.dropout(pooled, drop)
+	pooled := m.Dense(p+"pooler.dense", cls).MustTanh(true)
+	x := m.Dropout(pooled, drop)
 	pooled.MustDrop()
 	defer x.MustDrop()
-	return m.dense("classifier", x)
+	return m.Dense("classifier", x)
 }
 
 // Pooled returns the pooler output tanh(dense(h[:,0])) of a BERT model with the
@@ -239,7 +218,7 @@ func (m *Model) Forward(b models.Batch) *ts.Tensor {
 func (m *Model) Pooled(b models.Batch) *ts.Tensor {
 	h := m.Encode(b)
 	cls := h.MustSelect(1, 0, true)
-	return m.dense(m.Config.prefix()+"pooler.dense", cls).MustTanh(true)
+	return m.Dense(m.Config.prefix()+"pooler.dense", cls).MustTanh(true)
 }
 
 // Encode returns the last hidden state, batch × seq × hidden.
@@ -261,8 +240,8 @@ func (m *Model) Embed(b models.Batch) *ts.Tensor {
 	size := b.InputIDs.MustSize()
 	pos := m.positionIDs(b.InputIDs, size[1])
 	defer pos.MustDrop()
-	we := ts.MustEmbedding(m.byName[p+"word_embeddings.weight"], b.InputIDs, -1, false, false)
-	pe := ts.MustEmbedding(m.byName[p+"position_embeddings.weight"], pos, -1, false, false)
+	we := ts.MustEmbedding(m.T(p+"word_embeddings.weight"), b.InputIDs, -1, false, false)
+	pe := ts.MustEmbedding(m.T(p+"position_embeddings.weight"), pos, -1, false, false)
 	sum := we.MustAdd(pe, true)
 	pe.MustDrop()
 	tt := b.TokenTypeIDs
@@ -273,12 +252,12 @@ func (m *Model) Embed(b models.Batch) *ts.Tensor {
 		tt = ts.MustZeros(size, gotch.Int64, b.InputIDs.MustDevice())
 		defer tt.MustDrop()
 	}
-	te := ts.MustEmbedding(m.byName[p+"token_type_embeddings.weight"], tt, -1, false, false)
+	te := ts.MustEmbedding(m.T(p+"token_type_embeddings.weight"), tt, -1, false, false)
 	sum = sum.MustAdd(te, true)
 	te.MustDrop()
 	ln := m.layerNorm(p+"LayerNorm", sum)
 	sum.MustDrop()
-	out := m.dropout(ln, m.Config.HiddenDropoutProb)
+	out := m.Dropout(ln, m.Config.HiddenDropoutProb)
 	ln.MustDrop()
 	return out
 }
@@ -307,16 +286,16 @@ func (m *Model) attentionBias(mask *ts.Tensor) *ts.Tensor {
 
 // layer is one transformer block (post-LayerNorm, as BERT).
 func (m *Model) layer(i int, h, bias *ts.Tensor) *ts.Tensor {
-	lin := m.linears[6*i : 6*i+6]
+	lin := m.Linears()[6*i : 6*i+6]
 	p := lin[0].Name[:len(lin[0].Name)-len("attention.self.query")]
 	ctx := m.selfAttention(lin[0], lin[1], lin[2], h, bias)
-	a := lin[3].Forward(ctx, m.training)
+	a := lin[3].Forward(ctx, m.Training())
 	ctx.MustDrop()
 	a = m.residualNorm(p+"attention.output.LayerNorm", a, h)
-	up := lin[4].Forward(a, m.training)
+	up := lin[4].Forward(a, m.Training())
 	act := m.activation(up)
 	up.MustDrop()
-	down := lin[5].Forward(act, m.training)
+	down := lin[5].Forward(act, m.Training())
 	act.MustDrop()
 	out := m.residualNorm(p+"output.LayerNorm", down, a)
 	a.MustDrop()
@@ -325,7 +304,7 @@ func (m *Model) layer(i int, h, bias *ts.Tensor) *ts.Tensor {
 
 // residualNorm is LayerNorm(dropout(x) + residual); it frees x.
 func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
-	d := m.dropout(x, m.Config.HiddenDropoutProb)
+	d := m.Dropout(x, m.Config.HiddenDropoutProb)
 	x.MustDrop()
 	s := d.MustAdd(residual, true)
 	out := m.layerNorm(name, s)
@@ -339,7 +318,7 @@ func (m *Model) selfAttention(q, k, v *models.Linear, h, bias *ts.Tensor) *ts.Te
 	b, seq := size[0], size[1]
 	nh, hd := c.NumAttentionHeads, c.HiddenSize/c.NumAttentionHeads
 	heads := func(l *models.Linear) *ts.Tensor { // batch × heads × seq × head_dim
-		return l.Forward(h, m.training).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
+		return l.Forward(h, m.Training()).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
 	}
 	qh, kh, vh := heads(q), heads(k), heads(v)
 	kt := kh.MustTranspose(-1, -2, true)
@@ -347,7 +326,7 @@ func (m *Model) selfAttention(q, k, v *models.Linear, h, bias *ts.Tensor) *ts.Te
 	kt.MustDrop()
 	scores = scores.MustAdd(bias, true)
 	probs := scores.MustSoftmax(-1, gotch.Float, true)
-	dp := m.dropout(probs, c.AttentionProbsDropoutProb)
+	dp := m.Dropout(probs, c.AttentionProbsDropoutProb)
 	probs.MustDrop()
 	ctx := dp.MustMatmul(vh, true)
 	vh.MustDrop()
@@ -364,46 +343,9 @@ func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
 	return x.MustGelu("none", false)
 }
 
-func (m *Model) dense(name string, x *ts.Tensor) *ts.Tensor {
-	return models.Dense(x, m.byName[name+".weight"], m.byName[name+".bias"])
-}
-
 func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
-	return ts.MustLayerNorm(x, []int64{m.Config.HiddenSize}, m.byName[name+".weight"], m.byName[name+".bias"], m.Config.LayerNormEps, false)
+	return m.LayerNorm(name, x, m.Config.HiddenSize, m.Config.LayerNormEps)
 }
-
-// dropout is a no-op outside training.
-func (m *Model) dropout(x *ts.Tensor, p float64) *ts.Tensor {
-	if !m.training || p == 0 {
-		return x.MustShallowClone()
-	}
-	return ts.MustDropout(x, p, true)
-}
-
-// To moves every parameter to dev (before a method is applied: methods build their
-// tensors on the device of the weights they adapt).
-func (m *Model) To(dev gotch.Device) {
-	if dev == gotch.CPU {
-		return
-	}
-	moved := map[string]*ts.Tensor{}
-	for i, p := range m.params {
-		t := p.T.MustTo(dev, false).MustDetach(true)
-		t.MustRequiresGrad_(p.T.MustRequiresGrad())
-		m.params[i].T = t
-		moved[p.Name] = t
-	}
-	m.byName = moved
-	for _, l := range m.linears {
-		l.Weight = moved[l.Name+".weight"]
-		if l.Bias != nil {
-			l.Bias = moved[l.Name+".bias"]
-		}
-	}
-}
-
-// Device is where the parameters live.
-func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }
 
 // NumLabels is the width of the classification head (1 for regression).
 func (m *Model) NumLabels() int64 { return m.Config.NumLabels }
