@@ -5,8 +5,9 @@
 //	go run ./runner report -in results [-format md|csv|json]
 //	go run ./runner score -suite glue -task rte -data DIR -pred predictions.jsonl
 //
-// With no flags it runs VectorFit on every GLUE task with the built-in tiny model and
-// synthetic data. Records go to -out, one JSON file per (task, method, seed), each
+// With no flags it runs VectorFit on every GLUE task with the paper's model
+// (microsoft/deberta-v3-base) and nyu-mll/glue, from the Hugging Face cache or the hub;
+// -model tiny -data synthetic runs anywhere. Records go to -out, one JSON file per (task, method, seed), each
 // written as soon as its run ends; the table of this run's records is printed at the end.
 package main
 

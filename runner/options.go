@@ -61,7 +61,7 @@ type Options struct {
 
 func defaultOptions() Options {
 	return Options{
-		Suite: "glue", Tasks: "all", Methods: "vectorfit", Model: "tiny", Data: "synthetic",
+		Suite: "glue", Tasks: "all", Methods: "vectorfit",
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
 		SyntheticN: 512, SyntheticDev: 256, TrainSplit: "train", DevSplit: "test", WeightDecay: -1, ClsDropout: -1, Warmup: -1,
 	}
@@ -71,8 +71,8 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Suite, "suite", o.Suite, "suite: glue")
 	fs.StringVar(&o.Tasks, "task", o.Tasks, "comma-separated tasks, or all")
 	fs.StringVar(&o.Methods, "method", o.Methods, "comma-separated methods: vectorfit, lora, fullft")
-	fs.StringVar(&o.Model, "model", o.Model, "tiny (built-in), a local Hugging Face folder, or a hub id org/name[@revision]")
-	fs.StringVar(&o.Data, "data", o.Data, "synthetic (built-in), a GLUE folder (TSV or nyu-mll/glue parquet/jsonl), or a hub dataset id")
+	fs.StringVar(&o.Model, "model", o.Model, "tiny (built-in), a local Hugging Face folder, or a hub id org/name[@revision] (default: the paper's model, microsoft/deberta-v3-base for glue and squad, google/vit-base-patch16-224 for vision)")
+	fs.StringVar(&o.Data, "data", o.Data, "glue: synthetic (built-in), a GLUE folder (TSV or nyu-mll/glue parquet/jsonl) or a hub dataset id (default nyu-mll/glue); squad: a folder or rajpurkar/squad(_v2) (default); vision: a folder or .parquet")
 	fs.StringVar(&o.Device, "device", o.Device, "auto, cpu, cuda or cuda:N")
 	fs.StringVar(&o.Seeds, "seeds", o.Seeds, "number of seeds (1..N) or a comma-separated list")
 	fs.StringVar(&o.Out, "out", o.Out, "folder for the JSON records")

@@ -79,15 +79,16 @@ func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := resolveModel(o.Model, o.Suite)
-	if err != nil {
-		return nil, err
-	}
-	// Resolve every method's options before any training: a typo fails in a second.
+	// Resolve every method's options before anything slow: a typo fails in a second.
 	for _, n := range names {
 		if _, err := newMethod(o, n, 0); err != nil {
 			return nil, err
 		}
+	}
+	o = withSuiteDefaults(o, tasks)
+	src, err := resolveModel(o.Model, o.Suite)
+	if err != nil {
+		return nil, err
 	}
 	var done []reports.Record
 	for _, t := range tasks {
@@ -111,6 +112,27 @@ func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
 		}
 	}
 	return done, nil
+}
+
+// withSuiteDefaults fills -model and -data left empty with the paper's model and the
+// suite's Hugging Face dataset.
+func withSuiteDefaults(o Options, tasks []string) Options {
+	if o.Model == "" {
+		o.Model = map[string]string{"glue": "microsoft/deberta-v3-base", "squad": "microsoft/deberta-v3-base",
+			"vision": "google/vit-base-patch16-224"}[o.Suite]
+	}
+	if o.Data == "" {
+		switch o.Suite {
+		case "glue":
+			o.Data = "nyu-mll/glue"
+		case "squad":
+			o.Data = "rajpurkar/squad_v2"
+			if len(tasks) == 1 && tasks[0] == "squad" {
+				o.Data = "rajpurkar/squad"
+			}
+		}
+	}
+	return o
 }
 
 func resolveDevice(s string) (gotch.Device, error) {

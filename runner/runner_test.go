@@ -63,7 +63,7 @@ func TestRealGLUEFilesEndToEnd(t *testing.T) {
 func TestSyntheticLearns(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	args := []string{"-task", "sst2", "-method", "vectorfit", "-epochs", "10", "-warmup", "20", "-lr-vectorfit", "3e-2", "-head-lr", "1e-2", "-out", out, "-quiet"}
+	args := []string{"-task", "sst2", "-method", "vectorfit", "-model", "tiny", "-data", "synthetic", "-epochs", "10", "-warmup", "20", "-lr-vectorfit", "3e-2", "-head-lr", "1e-2", "-out", out, "-quiet"}
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
@@ -90,7 +90,8 @@ func TestBadInputIsAClearError(t *testing.T) {
 		{[]string{"-seeds", "0"}, "-seeds"},
 		{[]string{"-config", cfg}, "epochz"},
 		{[]string{"-device", "tpu"}, "-device"},
-		{[]string{"-suite", "squad"}, "squad"},
+		{[]string{"-suite", "nlg"}, "nlg"},
+		{[]string{"-suite", "squad", "-model", "tiny", "-data", "synthetic"}, "squad has no synthetic data"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -145,7 +146,7 @@ func TestSQuADEndToEnd(t *testing.T) {
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	args := []string{"-suite", "squad", "-version", "2.0", "-method", "vectorfit", "-train-data", dev, "-dev-data", dev,
+	args := []string{"-suite", "squad", "-version", "2.0", "-method", "vectorfit", "-model", "tiny", "-train-data", dev, "-dev-data", dev,
 		"-max-train", "48", "-max-dev", "24", "-max-steps", "3", "-batch", "8", "-max-len", "128", "-doc-stride", "32",
 		"-out", out, "-quiet"}
 	if err := run(args, &stdout, &stderr); err != nil {
@@ -173,18 +174,24 @@ func TestSQuADEndToEnd(t *testing.T) {
 // Vision end to end on the shared MNIST and GTSRB files with the tiny ViT: the same
 // methods, unchanged, on a second architecture family.
 func TestVisionEndToEnd(t *testing.T) {
-	for _, c := range []struct{ task, data, split string }{
-		{"mnist", "../../shared/data/mnist", "test"},
-		{"gtsrb", "../../shared/data/gtsrb", "train"},
+	for _, c := range []struct{ task, data, split, devSplit string }{
+		{"mnist", "../../shared/data/mnist", "test", ""},
+		{"gtsrb", "../../shared/data/gtsrb", "train", ""},
+		{"cifar10", "../../shared/data/cifar10", "train_png", "test_jpg"},
 	} {
 		if _, err := os.Stat(c.data); err != nil {
 			t.Skipf("no shared data at %s", c.data)
 		}
 		out := t.TempDir()
 		var stdout, stderr bytes.Buffer
-		args := []string{"-suite", "vision", "-task", c.task, "-method", "vectorfit,lora,fullft", "-data", c.data,
-			"-train-split", c.split, "-dev-fraction", "0.2", "-max-train", "64", "-max-dev", "32", "-max-steps", "2",
+		args := []string{"-suite", "vision", "-task", c.task, "-method", "vectorfit,lora,fullft", "-model", "tiny", "-data", c.data,
+			"-train-split", c.split, "-max-train", "64", "-max-dev", "32", "-max-steps", "2",
 			"-batch", "16", "-out", out, "-quiet"}
+		if c.devSplit == "" { // no separate dev split in the shared sample: hold out 20%
+			args = append(args, "-dev-fraction", "0.2")
+		} else {
+			args = append(args, "-dev-split", c.devSplit)
+		}
 		if err := run(args, &stdout, &stderr); err != nil {
 			t.Fatalf("%s: %v\n%s", c.task, err, stderr.String())
 		}

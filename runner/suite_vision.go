@@ -46,8 +46,8 @@ func (visionSuite) prepare(o Options, name string) (prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Data == "synthetic" {
-		return nil, fmt.Errorf("the vision suite has no synthetic data: pass -data (an MNIST IDX folder, CIFAR-10 batches, an image folder per class, or Hugging Face parquet)")
+	if o.Data == "synthetic" || o.Data == "" {
+		return nil, fmt.Errorf("the vision suite needs -data (an MNIST IDX folder, CIFAR-10 batches, an image folder per class, or Hugging Face parquet)")
 	}
 	if _, err := os.Stat(o.Data); err != nil {
 		return nil, fmt.Errorf("-data %q: %w", o.Data, err)

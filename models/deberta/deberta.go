@@ -165,12 +165,9 @@ func numel(shape []int64) int64 {
 
 // Model is a DeBERTa-v2/v3 encoder with a task head.
 type Model struct {
+	models.Weights
 	Config   Config
 	HeadKind Head
-	params   []models.Param
-	byName   map[string]*ts.Tensor
-	linears  []*models.Linear
-	training bool
 }
 
 // New builds a model with transformers' random initialisation drawn from seed on the
@@ -205,63 +202,20 @@ func initTensor(s Spec, c Config, rng *rand.Rand) *ts.Tensor {
 
 // assemble wires named tensors into a model; every Spec name must be present.
 func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error) {
-	m := &Model{Config: c, HeadKind: head, byName: tensors}
+	var params []models.Param
 	for _, s := range Specs(c, head) {
 		t, ok := tensors[s.Name]
 		if !ok {
 			return nil, fmt.Errorf("deberta: no tensor %q", s.Name)
 		}
-		t.MustRequiresGrad_(true)
-		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
+		params = append(params, models.Param{Name: s.Name, T: t, Head: s.Head})
 	}
-	for _, spec := range LinearSpecs(c) {
-		m.linears = append(m.linears, &models.Linear{
-			Name: spec.Name, Type: spec.Type,
-			Weight: tensors[spec.Name+".weight"], Bias: tensors[spec.Name+".bias"],
-		})
+	w, err := models.NewWeights(params, LinearSpecs(c))
+	if err != nil {
+		return nil, fmt.Errorf("deberta: %w", err)
 	}
-	return m, nil
+	return &Model{Weights: w, Config: c, HeadKind: head}, nil
 }
-
-// Params implements models.Model.
-func (m *Model) Params() []models.Param { return m.params }
-
-// Linears implements models.Model.
-func (m *Model) Linears() []*models.Linear { return m.linears }
-
-// SetTraining implements models.Model.
-func (m *Model) SetTraining(on bool) { m.training = on }
-
-// Param returns a parameter by its Hugging Face name.
-func (m *Model) Param(name string) (*ts.Tensor, bool) {
-	t, ok := m.byName[name]
-	return t, ok
-}
-
-// To moves every parameter to dev (before a method is applied: methods build their
-// tensors on the device of the weights they adapt).
-func (m *Model) To(dev gotch.Device) {
-	if dev == m.Device() {
-		return
-	}
-	moved := map[string]*ts.Tensor{}
-	for i, p := range m.params {
-		t := p.T.MustTo(dev, false).MustDetach(true)
-		t.MustRequiresGrad_(p.T.MustRequiresGrad())
-		m.params[i].T = t
-		moved[p.Name] = t
-	}
-	m.byName = moved
-	for _, l := range m.linears {
-		l.Weight = moved[l.Name+".weight"]
-		if l.Bias != nil {
-			l.Bias = moved[l.Name+".bias"]
-		}
-	}
-}
-
-// Device is where the parameters live.
-func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }
 
 // NumLabels is the width of the classification head (1 for regression).
 func (m *Model) NumLabels() int64 { return m.Config.NumLabels }

@@ -31,13 +31,13 @@ func (m *Model) Forward(b models.Batch) *ts.Tensor {
 	h := m.Encode(b)
 	defer h.MustDrop()
 	if m.HeadKind == Span {
-		return m.dense("qa_outputs", h)
+		return m.Dense("qa_outputs", h)
 	}
 	pooled := m.Pool(h)
 	defer pooled.MustDrop()
-	x := m.dropout(pooled, m.Config.headDropout())
+	x := m.Dropout(pooled, m.Config.headDropout())
 	defer x.MustDrop()
-	return m.dense("classifier", x)
+	return m.Dense("classifier", x)
 }
 
 // Pool is the ContextPooler: the first token's hidden state, dropout (pooler_dropout),
@@ -46,8 +46,8 @@ func (m *Model) Pool(h *ts.Tensor) *ts.Tensor {
 	var s scratch
 	defer s.drop()
 	first := s.keep(h.MustSelect(1, 0, false))
-	x := s.keep(m.dropout(first, m.Config.PoolerDropout))
-	y := s.keep(m.dense("pooler.dense", x))
+	x := s.keep(m.Dropout(first, m.Config.PoolerDropout))
+	y := s.keep(m.Dense("pooler.dense", x))
 	return activation(m.Config.PoolerHiddenAct, y)
 }
 
@@ -94,10 +94,10 @@ func (m *Model) embed(b models.Batch, mask *ts.Tensor) *ts.Tensor {
 	defer s.drop()
 	ids := b.InputIDs
 	// padding_idx as nn.Embedding has it: the pad row gets no gradient.
-	sum := s.keep(ts.MustEmbedding(m.byName[p+"word_embeddings.weight"], ids, c.PadTokenID, false, false))
+	sum := s.keep(ts.MustEmbedding(m.T(p+"word_embeddings.weight"), ids, c.PadTokenID, false, false))
 	if c.PositionBiasedInput {
 		pos := s.keep(ts.MustArange(ts.IntScalar(ids.MustSize()[1]), gotch.Int64, ids.MustDevice()).MustUnsqueeze(0, true))
-		pe := s.keep(ts.MustEmbedding(m.byName[p+"position_embeddings.weight"], pos, -1, false, false))
+		pe := s.keep(ts.MustEmbedding(m.T(p+"position_embeddings.weight"), pos, -1, false, false))
 		sum = s.keep(sum.MustAdd(pe, false))
 	}
 	if c.TypeVocabSize > 0 {
@@ -105,13 +105,13 @@ func (m *Model) embed(b models.Batch, mask *ts.Tensor) *ts.Tensor {
 		if tt == nil {
 			tt = s.keep(ids.MustZerosLike(false))
 		}
-		te := s.keep(ts.MustEmbedding(m.byName[p+"token_type_embeddings.weight"], tt, -1, false, false))
+		te := s.keep(ts.MustEmbedding(m.T(p+"token_type_embeddings.weight"), tt, -1, false, false))
 		sum = s.keep(sum.MustAdd(te, false))
 	}
 	ln := s.keep(m.layerNorm(p+"LayerNorm", sum))
 	keep := s.keep(mask.MustUnsqueeze(2, false).MustTotype(ln.DType(), true))
 	out := s.keep(ln.MustMul(keep, false))
-	return m.dropout(out, c.HiddenDropoutProb)
+	return m.Dropout(out, c.HiddenDropoutProb)
 }
 
 // maskedPairs is the bool mask of score entries XSoftmax removes, batch × 1 × seq × seq:
@@ -131,18 +131,18 @@ func maskedPairs(mask *ts.Tensor) *ts.Tensor {
 func (m *Model) layer(i int64, h, masked *ts.Tensor, rel *relative) *ts.Tensor {
 	var s scratch
 	defer s.drop()
-	lin, p := m.linears[6*i:6*i+6], layerName(i)
+	lin, p := m.Linears()[6*i:6*i+6], layerName(i)
 	ctx := s.keep(m.selfAttention(i, h, masked, rel))
-	a := s.keep(m.residualNorm(p+"attention.output.LayerNorm", s.keep(lin[3].Forward(ctx, m.training)), h))
-	up := s.keep(lin[4].Forward(a, m.training))
+	a := s.keep(m.residualNorm(p+"attention.output.LayerNorm", s.keep(lin[3].Forward(ctx, m.Training())), h))
+	up := s.keep(lin[4].Forward(a, m.Training()))
 	act := s.keep(activation(m.Config.HiddenAct, up))
-	down := s.keep(lin[5].Forward(act, m.training))
+	down := s.keep(lin[5].Forward(act, m.Training()))
 	return m.residualNorm(p+"output.LayerNorm", down, a)
 }
 
 // residualNorm is LayerNorm(dropout(x) + residual).
 func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
-	d := m.dropout(x, m.Config.HiddenDropoutProb)
+	d := m.Dropout(x, m.Config.HiddenDropoutProb)
 	sum := d.MustAdd(residual, true)
 	out := m.layerNorm(name, sum)
 	sum.MustDrop()
@@ -159,13 +159,13 @@ func (m *Model) selfAttention(i int64, h, masked *ts.Tensor, rel *relative) *ts.
 	c := m.Config
 	var s scratch
 	defer s.drop()
-	lin := m.linears[6*i : 6*i+6]
+	lin := m.Linears()[6*i : 6*i+6]
 	size := h.MustSize()
 	b, n := size[0], size[1]
 	scale := math.Sqrt(float64(c.HiddenSize/c.NumAttentionHeads) * float64(c.scaleFactor()))
-	q := s.keep(m.heads(lin[0].Forward(h, m.training)))
-	k := s.keep(m.heads(lin[1].Forward(h, m.training)))
-	v := s.keep(m.heads(lin[2].Forward(h, m.training)))
+	q := s.keep(m.heads(lin[0].Forward(h, m.Training())))
+	k := s.keep(m.heads(lin[1].Forward(h, m.Training())))
+	v := s.keep(m.heads(lin[2].Forward(h, m.Training())))
 	kt := s.keep(k.MustTranspose(-1, -2, false))
 	scores := s.keep(q.MustMatmul(kt, false).MustDivScalar(ts.FloatScalar(scale), true))
 	if rel != nil {
@@ -173,7 +173,7 @@ func (m *Model) selfAttention(i int64, h, masked *ts.Tensor, rel *relative) *ts.
 		scores = s.keep(scores.MustAdd(bias, false))
 	}
 	probs := s.keep(xSoftmax(scores, masked))
-	dp := s.keep(m.dropout(probs, c.AttentionProbsDropoutProb))
+	dp := s.keep(m.Dropout(probs, c.AttentionProbsDropoutProb))
 	ctx := dp.MustMatmul(v, false)
 	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, n, c.HiddenSize}, true)
 }
@@ -206,7 +206,7 @@ func (m *Model) disentangledBias(i int64, q, k *ts.Tensor, rel *relative, scale 
 	size := q.MustSize()
 	full := []int64{size[0], size[1], size[2], size[2]} // batch × heads × seq × seq
 	// pos_dropout: each layer draws its own mask over the relative embeddings.
-	e := s.keep(m.dropout(rel.emb, c.HiddenDropoutProb))
+	e := s.keep(m.Dropout(rel.emb, c.HiddenDropoutProb))
 	var out *ts.Tensor
 	accumulate := func(t *ts.Tensor) {
 		t = s.keep(t.MustDivScalar(ts.FloatScalar(scale), false))
@@ -242,13 +242,13 @@ func (m *Model) disentangledBias(i int64, q, k *ts.Tensor, rel *relative, scale 
 // pos_query_proj / pos_key_proj.
 func (m *Model) posProjection(i int64, which string, e *ts.Tensor) *ts.Tensor {
 	if m.Config.ShareAttKey {
-		l := m.linears[6*i]
+		l := m.Linears()[6*i]
 		if which == "key" {
-			l = m.linears[6*i+1]
+			l = m.Linears()[6*i+1]
 		}
-		return l.Forward(e, m.training)
+		return l.Forward(e, m.Training())
 	}
-	return m.dense(layerName(i)+"attention.self.pos_"+which+"_proj", e)
+	return m.Dense(layerName(i)+"attention.self.pos_"+which+"_proj", e)
 }
 
 func activation(name string, x *ts.Tensor) *ts.Tensor {
@@ -263,18 +263,7 @@ func activation(name string, x *ts.Tensor) *ts.Tensor {
 	return x.MustGelu("none", false)
 }
 
-func (m *Model) dense(name string, x *ts.Tensor) *ts.Tensor {
-	return models.Dense(x, m.byName[name+".weight"], m.byName[name+".bias"])
-}
-
+// layerNorm is a LayerNorm over the hidden size with the configured epsilon.
 func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
-	return ts.MustLayerNorm(x, []int64{m.Config.HiddenSize}, m.byName[name+".weight"], m.byName[name+".bias"], m.Config.LayerNormEps, false)
-}
-
-// dropout is a no-op outside training.
-func (m *Model) dropout(x *ts.Tensor, p float64) *ts.Tensor {
-	if !m.training || p == 0 {
-		return x.MustShallowClone()
-	}
-	return ts.MustDropout(x, p, true)
+	return m.LayerNorm(name, x, m.Config.HiddenSize, m.Config.LayerNormEps)
 }

@@ -41,7 +41,7 @@ func (m *Model) relativeTable(n int64, dev gotch.Device) *relative {
 	// Both index sets cover the same rows (δ is odd in its argument), but take both.
 	lo := min(c2p.MustMin(false).Int64Values(true)[0], p2c.MustMin(false).Int64Values(true)[0])
 	hi := max(c2p.MustMax(false).Int64Values(true)[0], p2c.MustMax(false).Int64Values(true)[0])
-	rows := s.keep(m.byName[prefix+"encoder.rel_embeddings.weight"].MustNarrow(0, lo, hi-lo+1, false))
+	rows := s.keep(m.T(prefix+"encoder.rel_embeddings.weight").MustNarrow(0, lo, hi-lo+1, false))
 	emb := rows
 	if c.relEmbeddingLayerNorm() {
 		emb = s.keep(m.layerNorm(prefix+"encoder.LayerNorm", rows))

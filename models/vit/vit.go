@@ -131,11 +131,8 @@ func ShapeOf(c Config) models.Shape {
 
 // Model is a ViT with an image-classification head.
 type Model struct {
-	Config   Config
-	params   []models.Param
-	byName   map[string]*ts.Tensor
-	linears  []*models.Linear
-	training bool
+	models.Weights
+	Config Config
 }
 
 // New builds a model with transformers' random initialisation drawn from seed on the
@@ -164,38 +161,20 @@ func initTensor(s Spec, std float64, rng *rand.Rand) *ts.Tensor {
 
 // assemble wires named tensors into a model; every Spec name must be present.
 func assemble(c Config, tensors map[string]*ts.Tensor) (*Model, error) {
-	m := &Model{Config: c, byName: tensors}
+	var params []models.Param
 	for _, s := range Specs(c) {
 		t, ok := tensors[s.Name]
 		if !ok {
 			return nil, fmt.Errorf("vit: no tensor %q", s.Name)
 		}
-		t.MustRequiresGrad_(true)
-		m.params = append(m.params, models.Param{Name: s.Name, T: t, Head: s.Head})
+		params = append(params, models.Param{Name: s.Name, T: t, Head: s.Head})
 	}
-	for _, spec := range LinearSpecs(c) {
-		l := &models.Linear{Name: spec.Name, Type: spec.Type, Weight: tensors[spec.Name+".weight"]}
-		if spec.Bias {
-			l.Bias = tensors[spec.Name+".bias"]
-		}
-		m.linears = append(m.linears, l)
+	// Without qkv_bias Specs has no query/key/value bias, so NewWeights leaves it nil.
+	w, err := models.NewWeights(params, LinearSpecs(c))
+	if err != nil {
+		return nil, fmt.Errorf("vit: %w", err)
 	}
-	return m, nil
-}
-
-// Params implements models.Model.
-func (m *Model) Params() []models.Param { return m.params }
-
-// Linears implements models.Model.
-func (m *Model) Linears() []*models.Linear { return m.linears }
-
-// SetTraining implements models.Model.
-func (m *Model) SetTraining(on bool) { m.training = on }
-
-// Param returns a parameter by its Hugging Face name.
-func (m *Model) Param(name string) (*ts.Tensor, bool) {
-	t, ok := m.byName[name]
-	return t, ok
+	return &Model{Weights: w, Config: c}, nil
 }
 
 // CheckInput says whether pixel batches of this shape (batch × channels × height ×
@@ -223,7 +202,7 @@ func (m *Model) Forward(pixels *ts.Tensor) *ts.Tensor {
 	defer h.MustDrop()
 	cls := h.MustSelect(1, 0, false) // the [CLS] token
 	defer cls.MustDrop()
-	return m.dense("classifier", cls)
+	return m.Dense("classifier", cls)
 }
 
 // Encode returns the last hidden state after the final LayerNorm (transformers'
@@ -249,14 +228,14 @@ func (m *Model) Embed(pixels *ts.Tensor) *ts.Tensor {
 	p := prefix + "embeddings."
 	size := pixels.MustSize()
 	patches := m.patchEmbed(pixels) // batch × patches × hidden
-	cls := m.byName[p+"cls_token"].MustExpand([]int64{size[0], 1, m.Config.HiddenSize}, false, false)
+	cls := m.T(p+"cls_token").MustExpand([]int64{size[0], 1, m.Config.HiddenSize}, false, false)
 	x := ts.MustCat([]*ts.Tensor{cls, patches}, 1)
 	cls.MustDrop()
 	patches.MustDrop()
 	pos := m.positionEmbeddings(size[2], size[3])
 	x = x.MustAdd(pos, true)
 	pos.MustDrop()
-	out := m.dropout(x, m.Config.HiddenDropoutProb)
+	out := m.Dropout(x, m.Config.HiddenDropoutProb)
 	x.MustDrop()
 	return out
 }
@@ -267,7 +246,7 @@ func (m *Model) Embed(pixels *ts.Tensor) *ts.Tensor {
 func (m *Model) patchEmbed(pixels *ts.Tensor) *ts.Tensor {
 	name := prefix + "embeddings.patch_embeddings.projection"
 	ps := m.Config.PatchSize
-	conv := ts.MustConv2d(pixels, m.byName[name+".weight"], m.byName[name+".bias"],
+	conv := ts.MustConv2d(pixels, m.T(name+".weight"), m.T(name+".bias"),
 		[]int64{ps, ps}, []int64{0, 0}, []int64{1, 1}, 1)
 	return conv.MustFlatten(2, -1, true).MustTranspose(1, 2, true)
 }
@@ -280,7 +259,7 @@ func (m *Model) patchEmbed(pixels *ts.Tensor) *ts.Tensor {
 // the interpolation uses that scale factor, not the ratio of sizes.
 func (m *Model) positionEmbeddings(height, width int64) *ts.Tensor {
 	c := m.Config
-	pos := m.byName[prefix+"embeddings.position_embeddings"]
+	pos := m.T(prefix + "embeddings.position_embeddings")
 	h0, w0 := height/c.PatchSize, width/c.PatchSize
 	if h0*w0 == c.NumPatches() && height == width {
 		return pos.MustShallowClone()
@@ -304,20 +283,20 @@ func (m *Model) positionEmbeddings(height, width int64) *ts.Tensor {
 // layer is one pre-LayerNorm transformer block (ViTLayer):
 // h' = h + attention(LN_before(h)); out = h' + FFN(LN_after(h')).
 func (m *Model) layer(i int, h *ts.Tensor) *ts.Tensor {
-	lin := m.linears[6*i : 6*i+6]
+	lin := m.Linears()[6*i : 6*i+6]
 	p := blockPrefix(lin[0].Name)
 	x := m.layerNorm(p+"layernorm_before", h)
 	ctx := m.selfAttention(lin[0], lin[1], lin[2], x)
 	x.MustDrop()
-	a := lin[3].Forward(ctx, m.training)
+	a := lin[3].Forward(ctx, m.Training())
 	ctx.MustDrop()
 	h1 := m.residual(a, h)
 	y := m.layerNorm(p+"layernorm_after", h1)
-	up := lin[4].Forward(y, m.training)
+	up := lin[4].Forward(y, m.Training())
 	y.MustDrop()
 	act := m.activation(up)
 	up.MustDrop()
-	down := lin[5].Forward(act, m.training)
+	down := lin[5].Forward(act, m.Training())
 	act.MustDrop()
 	out := m.residual(down, h1)
 	h1.MustDrop()
@@ -326,7 +305,7 @@ func (m *Model) layer(i int, h *ts.Tensor) *ts.Tensor {
 
 // residual is dropout(x) + r; it frees x.
 func (m *Model) residual(x, r *ts.Tensor) *ts.Tensor {
-	d := m.dropout(x, m.Config.HiddenDropoutProb)
+	d := m.Dropout(x, m.Config.HiddenDropoutProb)
 	x.MustDrop()
 	return d.MustAdd(r, true)
 }
@@ -339,14 +318,14 @@ func (m *Model) selfAttention(q, k, v *models.Linear, x *ts.Tensor) *ts.Tensor {
 	b, seq := size[0], size[1]
 	nh, hd := c.NumAttentionHeads, c.HiddenSize/c.NumAttentionHeads
 	heads := func(l *models.Linear) *ts.Tensor { // batch × heads × seq × head_dim
-		return l.Forward(x, m.training).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
+		return l.Forward(x, m.Training()).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
 	}
 	qh, kh, vh := heads(q), heads(k), heads(v)
 	kt := kh.MustTranspose(-1, -2, true)
 	scores := qh.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
 	kt.MustDrop()
 	probs := scores.MustSoftmax(-1, gotch.Float, true)
-	dp := m.dropout(probs, c.AttentionProbsDropoutProb)
+	dp := m.Dropout(probs, c.AttentionProbsDropoutProb)
 	probs.MustDrop()
 	ctx := dp.MustMatmul(vh, true)
 	vh.MustDrop()
@@ -363,46 +342,10 @@ func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
 	return x.MustGelu("none", false)
 }
 
-func (m *Model) dense(name string, x *ts.Tensor) *ts.Tensor {
-	return models.Dense(x, m.byName[name+".weight"], m.byName[name+".bias"])
-}
-
+// layerNorm is a LayerNorm over the hidden size with the configured epsilon.
 func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
-	return ts.MustLayerNorm(x, []int64{m.Config.HiddenSize}, m.byName[name+".weight"], m.byName[name+".bias"], m.Config.LayerNormEps, false)
+	return m.LayerNorm(name, x, m.Config.HiddenSize, m.Config.LayerNormEps)
 }
-
-// dropout is a no-op outside training.
-func (m *Model) dropout(x *ts.Tensor, p float64) *ts.Tensor {
-	if !m.training || p == 0 {
-		return x.MustShallowClone()
-	}
-	return ts.MustDropout(x, p, true)
-}
-
-// To moves every parameter to dev (before a method is applied: methods build their
-// tensors on the device of the weights they adapt).
-func (m *Model) To(dev gotch.Device) {
-	if dev == m.Device() {
-		return
-	}
-	moved := map[string]*ts.Tensor{}
-	for i, p := range m.params {
-		t := p.T.MustTo(dev, false).MustDetach(true)
-		t.MustRequiresGrad_(p.T.MustRequiresGrad())
-		m.params[i].T = t
-		moved[p.Name] = t
-	}
-	m.byName = moved
-	for _, l := range m.linears {
-		l.Weight = moved[l.Name+".weight"]
-		if l.Bias != nil {
-			l.Bias = moved[l.Name+".bias"]
-		}
-	}
-}
-
-// Device is where the parameters live.
-func (m *Model) Device() gotch.Device { return m.params[0].T.MustDevice() }
 
 // NumLabels is the width of the classification head.
 func (m *Model) NumLabels() int64 { return m.Config.NumLabels }
