@@ -15,7 +15,7 @@ func NewRNG(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 
 
 // Normal returns a float32 CPU tensor of the given shape with N(0, std²) entries.
 func Normal(rng *rand.Rand, std float64, shape ...int64) *ts.Tensor {
-	data := make([]float32, numel(shape))
+	data := make([]float32, Numel(shape))
 	for i := range data {
 		data[i] = float32(std * rng.NormFloat64())
 	}
@@ -24,7 +24,7 @@ func Normal(rng *rand.Rand, std float64, shape ...int64) *ts.Tensor {
 
 // Uniform returns a float32 CPU tensor of the given shape with U(lo, hi) entries.
 func Uniform(rng *rand.Rand, lo, hi float64, shape ...int64) *ts.Tensor {
-	data := make([]float32, numel(shape))
+	data := make([]float32, Numel(shape))
 	for i := range data {
 		data[i] = float32(lo + (hi-lo)*rng.Float64())
 	}

@@ -49,9 +49,10 @@ type Param struct {
 }
 
 // Numel is the number of elements of the parameter.
-func (p Param) Numel() int64 { return numel(p.T.MustSize()) }
+func (p Param) Numel() int64 { return Numel(p.T.MustSize()) }
 
-func numel(size []int64) int64 {
+// Numel is the number of elements of a tensor of the given shape.
+func Numel(size []int64) int64 {
 	n := int64(1)
 	for _, s := range size {
 		n *= s

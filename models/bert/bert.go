@@ -3,7 +3,6 @@ package bert
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strconv"
 
 	"github.com/sugarme/gotch"
@@ -23,43 +22,30 @@ const (
 	Span
 )
 
-// init says how a parameter is initialised when no checkpoint provides it, as
-// transformers' BertPreTrainedModel._init_weights does.
-type initKind int
-
-const (
-	initNormal initKind = iota // N(0, initializer_range²)
-	initZero
-	initOne
-)
-
-// Spec is one parameter's name and shape, known from the configuration alone.
-type Spec struct {
-	Name  string
-	Shape []int64
-	Head  bool
-	init  initKind
-}
+// Spec is one parameter's name and shape, known from the configuration alone; absent
+// from a checkpoint it is initialised as transformers' BertPreTrainedModel._init_weights
+// does.
+type Spec = models.ParamSpec
 
 // Specs lists the parameters of the encoder with the given head, named as in the task
 // model's Hugging Face checkpoint. Counting parameters needs nothing else.
 func Specs(c Config, head Head) []Spec {
 	h, p := c.HiddenSize, c.prefix()
 	var s []Spec
-	add := func(name string, init initKind, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, init: init})
+	add := func(name string, init models.Init, shape ...int64) {
+		s = append(s, Spec{Name: name, Shape: shape, Init: init})
 	}
 	linear := func(name string, out, in int64) {
-		add(name+".weight", initNormal, out, in)
-		add(name+".bias", initZero, out)
+		add(name+".weight", models.InitNormal, out, in)
+		add(name+".bias", models.InitZero, out)
 	}
 	layerNorm := func(name string) {
-		add(name+".weight", initOne, h)
-		add(name+".bias", initZero, h)
+		add(name+".weight", models.InitOne, h)
+		add(name+".bias", models.InitZero, h)
 	}
-	add(p+"embeddings.word_embeddings.weight", initNormal, c.VocabSize, h)
-	add(p+"embeddings.position_embeddings.weight", initNormal, c.MaxPositionEmbeddings, h)
-	add(p+"embeddings.token_type_embeddings.weight", initNormal, c.TypeVocabSize, h)
+	add(p+"embeddings.word_embeddings.weight", models.InitNormal, c.VocabSize, h)
+	add(p+"embeddings.position_embeddings.weight", models.InitNormal, c.MaxPositionEmbeddings, h)
+	add(p+"embeddings.token_type_embeddings.weight", models.InitNormal, c.TypeVocabSize, h)
 	layerNorm(p + "embeddings.LayerNorm")
 	for i := range c.NumHiddenLayers {
 		l := p + "encoder.layer." + strconv.FormatInt(i, 10) + "."
@@ -124,17 +110,7 @@ func LinearSpecs(c Config) []models.LinearSpec {
 
 // ShapeOf is the shape of an encoder with the given head, from its configuration.
 func ShapeOf(c Config, head Head) models.Shape {
-	s := models.Shape{Linears: LinearSpecs(c)}
-	for _, p := range Specs(c, head) {
-		if !p.Head {
-			n := int64(1)
-			for _, d := range p.Shape {
-				n *= d
-			}
-			s.BaseParams += n
-		}
-	}
-	return s
+	return models.ShapeOfSpecs(Specs(c, head), LinearSpecs(c))
 }
 
 // Model is a BERT-family encoder with a task head.
@@ -153,19 +129,9 @@ func New(c Config, head Head, seed uint64) (*Model, error) {
 	rng := models.NewRNG(seed, 0)
 	tensors := map[string]*ts.Tensor{}
 	for _, s := range Specs(c, head) {
-		tensors[s.Name] = initTensor(s, c.InitializerRange, rng)
+		tensors[s.Name] = models.InitTensor(s, c.InitializerRange, rng)
 	}
 	return assemble(c, head, tensors)
-}
-
-func initTensor(s Spec, std float64, rng *rand.Rand) *ts.Tensor {
-	switch s.init {
-	case initZero:
-		return ts.MustZeros(s.Shape, gotch.Float, gotch.CPU)
-	case initOne:
-		return ts.MustOnes(s.Shape, gotch.Float, gotch.CPU)
-	}
-	return models.Normal(rng, std, s.Shape...)
 }
 
 // assemble wires named tensors into a model; every Spec name must be present.
@@ -312,25 +278,9 @@ func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
 	return out
 }
 
+// selfAttention is multi-head scaled dot-product attention with the padding bias.
 func (m *Model) selfAttention(q, k, v *models.Linear, h, bias *ts.Tensor) *ts.Tensor {
-	c := m.Config
-	size := h.MustSize()
-	b, seq := size[0], size[1]
-	nh, hd := c.NumAttentionHeads, c.HiddenSize/c.NumAttentionHeads
-	heads := func(l *models.Linear) *ts.Tensor { // batch × heads × seq × head_dim
-		return l.Forward(h, m.Training()).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
-	}
-	qh, kh, vh := heads(q), heads(k), heads(v)
-	kt := kh.MustTranspose(-1, -2, true)
-	scores := qh.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
-	kt.MustDrop()
-	scores = scores.MustAdd(bias, true)
-	probs := scores.MustSoftmax(-1, gotch.Float, true)
-	dp := m.Dropout(probs, c.AttentionProbsDropoutProb)
-	probs.MustDrop()
-	ctx := dp.MustMatmul(vh, true)
-	vh.MustDrop()
-	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, seq, c.HiddenSize}, true)
+	return m.SelfAttention(q, k, v, h, bias, m.Config.NumAttentionHeads, m.Config.AttentionProbsDropoutProb)
 }
 
 func (m *Model) activation(x *ts.Tensor) *ts.Tensor {

@@ -1,27 +1,19 @@
 package bert
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
 )
 
-// LoadReport says what loading a checkpoint did beyond copying tensors.
-type LoadReport struct {
-	// NewlyInitialised are expected tensors the checkpoint lacks that are fine to start
-	// fresh (the task head of a base checkpoint), as transformers warns about.
-	NewlyInitialised []string
-	// Ignored are checkpoint tensors the model has no use for (pre-training heads).
-	Ignored []string
-}
+// LoadReport says what loading a checkpoint did beyond copying tensors (Replaced stays
+// empty: a head of another shape is an error here).
+type LoadReport = models.LoadReport
 
 // ignorable are checkpoint tensors a fine-tuning model drops, as transformers does:
 // pre-training heads, position-id buffers, and the pooler of a base checkpoint when the
@@ -88,61 +80,19 @@ func FromTensors(c Config, head Head, ckpt map[string]*ts.Tensor, source string,
 	if err := c.Validate(); err != nil {
 		return nil, LoadReport{}, fmt.Errorf("%s: %w", source, err)
 	}
-	var (
-		rep                            LoadReport
-		missing, unexpected, misshaped []string
-		used                           = map[string]bool{}
-		tensors                        = map[string]*ts.Tensor{}
-		rng                            = models.NewRNG(seed, 0)
-	)
+	rng := models.NewRNG(seed, 0)
 	p := c.prefix()
-	for _, s := range Specs(c, head) {
-		name, t := s.Name, ckpt[s.Name]
-		if t == nil && strings.HasPrefix(s.Name, p) { // saved from the bare model
-			name = strings.TrimPrefix(s.Name, p)
-			t = ckpt[name]
-		}
-		switch {
-		case t == nil && (s.Head || strings.HasPrefix(s.Name, p+"pooler.")):
-			rep.NewlyInitialised = append(rep.NewlyInitialised, s.Name)
-			tensors[s.Name] = initTensor(s, c.InitializerRange, rng)
-		case t == nil:
-			missing = append(missing, s.Name)
-		case !slices.Equal(t.MustSize(), s.Shape):
-			used[name] = true
-			misshaped = append(misshaped, fmt.Sprintf("%s: checkpoint %v, model %v", name, t.MustSize(), s.Shape))
-		default:
-			used[name] = true
-			tensors[s.Name] = t.MustTotype(gotch.Float, false).MustDetach(true)
-		}
-	}
-	for name := range ckpt {
-		switch {
-		case used[name]:
-		case ignorable(c, head, name):
-			rep.Ignored = append(rep.Ignored, name)
-		default:
-			unexpected = append(unexpected, name)
-		}
-	}
-	slices.Sort(rep.Ignored)
-	slices.Sort(unexpected)
-	var errs []error
-	if hint := prefixHint(c, unexpected); hint != nil {
-		errs = append(errs, hint)
-	}
-	if len(missing) > 0 {
-		errs = append(errs, fmt.Errorf("missing tensors: %s", strings.Join(missing, ", ")))
-	}
-	if len(unexpected) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected tensors: %s", strings.Join(unexpected, ", ")))
-	}
-	if len(misshaped) > 0 {
-		errs = append(errs, fmt.Errorf("mis-shaped tensors: %s", strings.Join(misshaped, "; ")))
-	}
-	if len(errs) > 0 {
-		return nil, rep, fmt.Errorf("%s does not fit a %s model with %d layers, hidden %d: %w",
-			source, c.ModelType, c.NumHiddenLayers, c.HiddenSize, errors.Join(errs...))
+	tensors, rep, err := models.MatchCheckpoint(Specs(c, head), ckpt, source, models.Match{
+		Prefix:    p,
+		Ignorable: func(name string) bool { return ignorable(c, head, name) },
+		// The pooler of a base checkpoint saved without one starts fresh too.
+		Fresh: func(s Spec) bool { return s.Head || strings.HasPrefix(s.Name, p+"pooler.") },
+		Init:  func(s Spec) *ts.Tensor { return models.InitTensor(s, c.InitializerRange, rng) },
+		Hint:  func(unexpected []string) error { return prefixHint(c, unexpected) },
+		Model: fmt.Sprintf("a %s model with %d layers, hidden %d", c.ModelType, c.NumHiddenLayers, c.HiddenSize),
+	})
+	if err != nil {
+		return nil, rep, err
 	}
 	m, err := assemble(c, head, tensors)
 	return m, rep, err

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
@@ -23,24 +22,13 @@ const (
 	Span
 )
 
-// initKind says how a parameter is initialised when no checkpoint provides it, as
-// DebertaV2PreTrainedModel._init_weights does.
-type initKind int
+// Spec is one parameter's name and shape, known from the configuration alone; absent
+// from a checkpoint it is initialised as DebertaV2PreTrainedModel._init_weights does.
+type Spec = models.ParamSpec
 
-const (
-	initNormal   initKind = iota // N(0, initializer_range²)
-	initPadEmbed                 // N(0, initializer_range²) with the pad_token_id row zero
-	initZero
-	initOne
-)
-
-// Spec is one parameter's name and shape, known from the configuration alone.
-type Spec struct {
-	Name  string
-	Shape []int64
-	Head  bool
-	init  initKind
-}
+// wordEmbeddings is the one parameter initialised differently: N(0, initializer_range²)
+// with the pad_token_id row zero, as nn.Embedding(padding_idx=pad_token_id) does.
+const wordEmbeddings = prefix + "embeddings.word_embeddings.weight"
 
 // Specs lists the parameters of the encoder with the given head, named and ordered as in
 // the task model's Hugging Face checkpoint. Counting parameters needs nothing else.
@@ -52,23 +40,23 @@ type Spec struct {
 func Specs(c Config, head Head) []Spec {
 	h, p := c.HiddenSize, prefix
 	var s []Spec
-	add := func(name string, init initKind, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, init: init})
+	add := func(name string, init models.Init, shape ...int64) {
+		s = append(s, Spec{Name: name, Shape: shape, Init: init})
 	}
 	linear := func(name string, out, in int64) {
-		add(name+".weight", initNormal, out, in)
-		add(name+".bias", initZero, out)
+		add(name+".weight", models.InitNormal, out, in)
+		add(name+".bias", models.InitZero, out)
 	}
 	layerNorm := func(name string) {
-		add(name+".weight", initOne, h)
-		add(name+".bias", initZero, h)
+		add(name+".weight", models.InitOne, h)
+		add(name+".bias", models.InitZero, h)
 	}
-	add(p+"embeddings.word_embeddings.weight", initPadEmbed, c.VocabSize, h)
+	add(wordEmbeddings, models.InitNormal, c.VocabSize, h)
 	if c.PositionBiasedInput {
-		add(p+"embeddings.position_embeddings.weight", initNormal, c.MaxPositionEmbeddings, h)
+		add(p+"embeddings.position_embeddings.weight", models.InitNormal, c.MaxPositionEmbeddings, h)
 	}
 	if c.TypeVocabSize > 0 {
-		add(p+"embeddings.token_type_embeddings.weight", initNormal, c.TypeVocabSize, h)
+		add(p+"embeddings.token_type_embeddings.weight", models.InitNormal, c.TypeVocabSize, h)
 	}
 	layerNorm(p + "embeddings.LayerNorm")
 	for i := range c.NumHiddenLayers {
@@ -91,7 +79,7 @@ func Specs(c Config, head Head) []Spec {
 		layerNorm(l + "output.LayerNorm")
 	}
 	if c.RelativeAttention {
-		add(p+"encoder.rel_embeddings.weight", initNormal, 2*c.attSpan(), h)
+		add(p+"encoder.rel_embeddings.weight", models.InitNormal, 2*c.attSpan(), h)
 	}
 	if c.relEmbeddingLayerNorm() {
 		layerNorm(p + "encoder.LayerNorm")
@@ -146,21 +134,7 @@ func LinearSpecs(c Config) []models.LinearSpec {
 
 // ShapeOf is the shape of an encoder with the given head, from its configuration.
 func ShapeOf(c Config, head Head) models.Shape {
-	s := models.Shape{Linears: LinearSpecs(c)}
-	for _, p := range Specs(c, head) {
-		if !p.Head {
-			s.BaseParams += numel(p.Shape)
-		}
-	}
-	return s
-}
-
-func numel(shape []int64) int64 {
-	n := int64(1)
-	for _, d := range shape {
-		n *= d
-	}
-	return n
+	return models.ShapeOfSpecs(Specs(c, head), LinearSpecs(c))
 }
 
 // Model is a DeBERTa-v2/v3 encoder with a task head.
@@ -184,20 +158,15 @@ func New(c Config, head Head, seed uint64) (*Model, error) {
 	return assemble(c, head, tensors)
 }
 
+// initTensor draws a fresh tensor for s, zeroing the pad token's word embedding.
 func initTensor(s Spec, c Config, rng *rand.Rand) *ts.Tensor {
-	switch s.init {
-	case initZero:
-		return ts.MustZeros(s.Shape, gotch.Float, gotch.CPU)
-	case initOne:
-		return ts.MustOnes(s.Shape, gotch.Float, gotch.CPU)
-	case initPadEmbed:
-		t := models.Normal(rng, c.InitializerRange, s.Shape...)
+	t := models.InitTensor(s, c.InitializerRange, rng)
+	if s.Name == wordEmbeddings {
 		row := t.MustNarrow(0, c.PadTokenID, 1, false) // a view: zeroing it zeroes t's row
 		row.MustZero_()
 		row.MustDrop()
-		return t
 	}
-	return models.Normal(rng, c.InitializerRange, s.Shape...)
+	return t
 }
 
 // assemble wires named tensors into a model; every Spec name must be present.

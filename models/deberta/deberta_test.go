@@ -372,14 +372,14 @@ func TestParamCountDeBERTaV3Base(t *testing.T) {
 	}
 	var total int64
 	for _, p := range Specs(c, Classification) {
-		total += numel(p.Shape)
+		total += models.Numel(p.Shape)
 	}
 	if total != 184423682 {
 		t.Errorf("DebertaV2ForSequenceClassification (2 labels) parameters = %d, want 184423682", total)
 	}
 	total = 0
 	for _, p := range Specs(c, Span) {
-		total += numel(p.Shape)
+		total += models.Numel(p.Shape)
 	}
 	if total != 183833090 {
 		t.Errorf("DebertaV2ForQuestionAnswering parameters = %d, want 183833090", total)

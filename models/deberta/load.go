@@ -1,14 +1,11 @@
 package deberta
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 
@@ -20,11 +17,7 @@ import (
 type LoadReport struct {
 	// Weights is the file the tensors came from.
 	Weights string
-	// NewlyInitialised are expected tensors the checkpoint lacks that are fine to start
-	// fresh (the task head of a base checkpoint), as transformers warns about.
-	NewlyInitialised []string
-	// Ignored are checkpoint tensors the model has no use for (pre-training heads).
-	Ignored []string
+	models.LoadReport
 }
 
 // ignorable are checkpoint tensors a fine-tuning model drops, as transformers does:
@@ -130,58 +123,16 @@ func FromTensors(c Config, head Head, ckpt map[string]*ts.Tensor, source string,
 	if err := c.Validate(); err != nil {
 		return nil, LoadReport{}, fmt.Errorf("%s: %w", source, err)
 	}
-	var (
-		rep                            LoadReport
-		missing, unexpected, misshaped []string
-		used                           = map[string]bool{}
-		tensors                        = map[string]*ts.Tensor{}
-		rng                            = models.NewRNG(seed, 0)
-	)
-	for _, s := range Specs(c, head) {
-		name, t := s.Name, ckpt[s.Name]
-		if t == nil && strings.HasPrefix(s.Name, prefix) { // saved from the bare DebertaV2Model
-			name = strings.TrimPrefix(s.Name, prefix)
-			t = ckpt[name]
-		}
-		switch {
-		case t == nil && s.Head:
-			rep.NewlyInitialised = append(rep.NewlyInitialised, s.Name)
-			tensors[s.Name] = initTensor(s, c, rng)
-		case t == nil:
-			missing = append(missing, s.Name)
-		case !slices.Equal(t.MustSize(), s.Shape):
-			used[name] = true
-			misshaped = append(misshaped, fmt.Sprintf("%s: checkpoint %v, model %v", name, t.MustSize(), s.Shape))
-		default:
-			used[name] = true
-			tensors[s.Name] = t.MustTotype(gotch.Float, false).MustDetach(true)
-		}
-	}
-	for name := range ckpt {
-		switch {
-		case used[name]:
-		case ignorable(name):
-			rep.Ignored = append(rep.Ignored, name)
-		default:
-			unexpected = append(unexpected, name)
-		}
-	}
-	slices.Sort(rep.Ignored)
-	slices.Sort(unexpected)
-	var errs []error
-	if len(missing) > 0 {
-		errs = append(errs, fmt.Errorf("missing tensors: %s", strings.Join(missing, ", ")))
-	}
-	if len(unexpected) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected tensors: %s", strings.Join(unexpected, ", ")))
-	}
-	if len(misshaped) > 0 {
-		errs = append(errs, fmt.Errorf("mis-shaped tensors: %s", strings.Join(misshaped, "; ")))
-	}
-	if len(errs) > 0 {
-		return nil, rep, fmt.Errorf("%s does not fit a %s model with %d layers, hidden %d: %w",
-			source, c.ModelType, c.NumHiddenLayers, c.HiddenSize, errors.Join(errs...))
+	rng := models.NewRNG(seed, 0)
+	tensors, rep, err := models.MatchCheckpoint(Specs(c, head), ckpt, source, models.Match{
+		Prefix:    prefix,
+		Ignorable: ignorable,
+		Init:      func(s Spec) *ts.Tensor { return initTensor(s, c, rng) },
+		Model:     fmt.Sprintf("a %s model with %d layers, hidden %d", c.ModelType, c.NumHiddenLayers, c.HiddenSize),
+	})
+	if err != nil {
+		return nil, LoadReport{LoadReport: rep}, err
 	}
 	m, err := assemble(c, head, tensors)
-	return m, rep, err
+	return m, LoadReport{LoadReport: rep}, err
 }

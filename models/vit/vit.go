@@ -3,10 +3,8 @@ package vit
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strconv"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
@@ -15,56 +13,42 @@ import (
 // prefix is the name of the base model inside ViTForImageClassification's checkpoint.
 const prefix = "vit."
 
-// init says how a parameter is initialised when no checkpoint provides it, as
-// transformers' ViTPreTrainedModel._init_weights does (its truncated normal is cut at
-// ±2, i.e. ±100σ for σ = 0.02: a plain normal).
-type initKind int
-
-const (
-	initNormal initKind = iota // N(0, initializer_range²)
-	initZero
-	initOne
-)
-
-// Spec is one parameter's name and shape, known from the configuration alone.
-type Spec struct {
-	Name  string
-	Shape []int64
-	Head  bool
-	init  initKind
-}
+// Spec is one parameter's name and shape, known from the configuration alone; absent
+// from a checkpoint it is initialised as transformers' ViTPreTrainedModel._init_weights
+// does (its truncated normal is cut at ±2, i.e. ±100σ for σ = 0.02: a plain normal).
+type Spec = models.ParamSpec
 
 // Specs lists the parameters of ViTForImageClassification, named as in its Hugging
 // Face checkpoint. Counting parameters needs nothing else.
 func Specs(c Config) []Spec {
 	h, p := c.HiddenSize, prefix
 	var s []Spec
-	add := func(name string, init initKind, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, init: init})
+	add := func(name string, init models.Init, shape ...int64) {
+		s = append(s, Spec{Name: name, Shape: shape, Init: init})
 	}
 	layerNorm := func(name string) {
-		add(name+".weight", initOne, h)
-		add(name+".bias", initZero, h)
+		add(name+".weight", models.InitOne, h)
+		add(name+".bias", models.InitZero, h)
 	}
-	add(p+"embeddings.cls_token", initNormal, 1, 1, h)
-	add(p+"embeddings.position_embeddings", initNormal, 1, c.NumPatches()+1, h)
-	add(p+"embeddings.patch_embeddings.projection.weight", initNormal, h, c.NumChannels, c.PatchSize, c.PatchSize)
-	add(p+"embeddings.patch_embeddings.projection.bias", initZero, h)
+	add(p+"embeddings.cls_token", models.InitNormal, 1, 1, h)
+	add(p+"embeddings.position_embeddings", models.InitNormal, 1, c.NumPatches()+1, h)
+	add(p+"embeddings.patch_embeddings.projection.weight", models.InitNormal, h, c.NumChannels, c.PatchSize, c.PatchSize)
+	add(p+"embeddings.patch_embeddings.projection.bias", models.InitZero, h)
 	for _, l := range LinearSpecs(c) {
 		if l.Type == models.Query { // pre-norm: the block's first LayerNorm comes before attention
 			layerNorm(blockPrefix(l.Name) + "layernorm_before")
 		}
-		add(l.Name+".weight", initNormal, l.Out, l.In)
+		add(l.Name+".weight", models.InitNormal, l.Out, l.In)
 		if l.Bias {
-			add(l.Name+".bias", initZero, l.Out)
+			add(l.Name+".bias", models.InitZero, l.Out)
 		}
 		if l.Type == models.AttnOut {
 			layerNorm(blockPrefix(l.Name) + "layernorm_after")
 		}
 	}
 	layerNorm(p + "layernorm")
-	add("classifier.weight", initNormal, c.NumLabels, h)
-	add("classifier.bias", initZero, c.NumLabels)
+	add("classifier.weight", models.InitNormal, c.NumLabels, h)
+	add("classifier.bias", models.InitZero, c.NumLabels)
 	s[len(s)-1].Head, s[len(s)-2].Head = true, true
 	return s
 }
@@ -115,19 +99,7 @@ func LinearSpecs(c Config) []models.LinearSpec {
 }
 
 // ShapeOf is the shape of a model from its configuration.
-func ShapeOf(c Config) models.Shape {
-	s := models.Shape{Linears: LinearSpecs(c)}
-	for _, p := range Specs(c) {
-		if !p.Head {
-			n := int64(1)
-			for _, d := range p.Shape {
-				n *= d
-			}
-			s.BaseParams += n
-		}
-	}
-	return s
-}
+func ShapeOf(c Config) models.Shape { return models.ShapeOfSpecs(Specs(c), LinearSpecs(c)) }
 
 // Model is a ViT with an image-classification head.
 type Model struct {
@@ -144,19 +116,9 @@ func New(c Config, seed uint64) (*Model, error) {
 	rng := models.NewRNG(seed, 0)
 	tensors := map[string]*ts.Tensor{}
 	for _, s := range Specs(c) {
-		tensors[s.Name] = initTensor(s, c.InitializerRange, rng)
+		tensors[s.Name] = models.InitTensor(s, c.InitializerRange, rng)
 	}
 	return assemble(c, tensors)
-}
-
-func initTensor(s Spec, std float64, rng *rand.Rand) *ts.Tensor {
-	switch s.init {
-	case initZero:
-		return ts.MustZeros(s.Shape, gotch.Float, gotch.CPU)
-	case initOne:
-		return ts.MustOnes(s.Shape, gotch.Float, gotch.CPU)
-	}
-	return models.Normal(rng, std, s.Shape...)
 }
 
 // assemble wires named tensors into a model; every Spec name must be present.
@@ -313,23 +275,7 @@ func (m *Model) residual(x, r *ts.Tensor) *ts.Tensor {
 // selfAttention is multi-head scaled dot-product attention over every token (ViT has
 // no padding, so no mask).
 func (m *Model) selfAttention(q, k, v *models.Linear, x *ts.Tensor) *ts.Tensor {
-	c := m.Config
-	size := x.MustSize()
-	b, seq := size[0], size[1]
-	nh, hd := c.NumAttentionHeads, c.HiddenSize/c.NumAttentionHeads
-	heads := func(l *models.Linear) *ts.Tensor { // batch × heads × seq × head_dim
-		return l.Forward(x, m.Training()).MustView([]int64{b, seq, nh, hd}, true).MustTranspose(1, 2, true)
-	}
-	qh, kh, vh := heads(q), heads(k), heads(v)
-	kt := kh.MustTranspose(-1, -2, true)
-	scores := qh.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
-	kt.MustDrop()
-	probs := scores.MustSoftmax(-1, gotch.Float, true)
-	dp := m.Dropout(probs, c.AttentionProbsDropoutProb)
-	probs.MustDrop()
-	ctx := dp.MustMatmul(vh, true)
-	vh.MustDrop()
-	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, seq, c.HiddenSize}, true)
+	return m.SelfAttention(q, k, v, x, nil, m.Config.NumAttentionHeads, m.Config.AttentionProbsDropoutProb)
 }
 
 func (m *Model) activation(x *ts.Tensor) *ts.Tensor {

@@ -134,9 +134,10 @@ func TestJPEGDecodeCloseToPIL(t *testing.T) {
 	}
 }
 
-// The coefficients of an identity resize are the identity, and a 2:1 downscale
-// averages pixel pairs (PIL's support-stretched triangle: weights ¼ ½ ¼ over three
-// pixels, centred between two).
+// The coefficients of an identity resize are the identity, and a 2:1 downscale uses
+// PIL's support-stretched triangle: output 0 is centred on input coordinate 1.0 and
+// reads inputs 0, 1, 2 with raw weights 0.75, 0.75, 0.25 (filter((x − 1 + ½)/2)),
+// normalised by their sum 1.75 — three taps, where a naive bilinear would use two.
 func TestResampleCoefficients(t *testing.T) {
 	c := precomputeCoeffs(5, 0, 5, 5)
 	for i := range 5 {
@@ -145,9 +146,9 @@ func TestResampleCoefficients(t *testing.T) {
 		}
 	}
 	c = precomputeCoeffs(4, 0, 4, 2)
-	// centre of output 0 is input coordinate 1.0: inputs 0 and 1 at distance ½ (weight
-	// ½ each after normalising); support 2 reaches input 2 at distance 1.5 → 0.25?
-	// PIL: filter((x + xmin − centre + ½)/2) over x = 0..2 → 0.75, 0.75, 0.25 … normalised.
+	if c.first[0] != 0 || c.n[0] != 3 {
+		t.Errorf("2:1 downscale: output 0 reads %d inputs from %d, want 3 from 0", c.n[0], c.first[0])
+	}
 	sum := int32(0)
 	for x := range c.n[0] {
 		sum += c.k[x]
@@ -157,7 +158,6 @@ func TestResampleCoefficients(t *testing.T) {
 	}
 	m := &rgb8{w: 4, h: 1, pix: []uint8{0, 0, 0, 100, 100, 100, 200, 200, 200, 40, 40, 40}}
 	out := m.resize(2, 1)
-	// output 0: inputs 0,1,2 with raw weights .75 .75 .25 → (0·.75 + 100·.75 + 200·.25)/1.75
 	if want := uint8(math.Round((100*0.75 + 200*0.25) / 1.75)); out.pix[0] != want {
 		t.Errorf("2:1 downscale: %d, want %d", out.pix[0], want)
 	}
