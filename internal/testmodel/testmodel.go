@@ -1,10 +1,10 @@
 // Package testmodel gives tests a small BERT encoder and a fixed padded batch, so every
-// method is tested on the same model.
+// method is tested on the same model, and the training and benchmark step loops that the
+// methods' tests share across models.
 package testmodel
 
 import (
 	"math"
-	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
@@ -54,37 +54,10 @@ func Hidden(m *bert.Model) *ts.Tensor {
 	return h
 }
 
-// Trainer is what Train needs of a method.
-type Trainer interface {
-	Trainable() (adapter, head []train.Param)
-	Hooks() []train.Hook
-}
-
-// Train runs plain AdamW steps (lr 1e-2) of cross-entropy on Batch with labels 0 and 2,
-// calling the method's hooks after each step. It returns the optimizer.
+// Train runs TrainSteps on the model's logits on Batch.
 func Train(t testing.TB, m *bert.Model, meth Trainer, steps int) *train.AdamW {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	adapter, head := meth.Trainable()
-	opt := train.NewAdamW([]train.Group{{Name: "adapter", Params: adapter, LR: 1e-2}, {Name: "head", Params: head, LR: 1e-2}}, 0.9, 0.999, 1e-8)
-	labels := ts.MustOfSlice([]int64{0, 2})
-	defer labels.MustDrop()
 	b := Batch()
 	defer b.Drop()
-	for step := 1; step <= steps; step++ {
-		logits := m.Forward(b)
-		loss := logits.CrossEntropyForLogits(labels)
-		logits.MustDrop()
-		loss.MustBackward()
-		loss.MustDrop()
-		opt.Step(1)
-		opt.ZeroGrad()
-		for _, h := range meth.Hooks() {
-			if err := h(step); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return opt
+	return TrainSteps(t, func() *ts.Tensor { return m.Forward(b) }, meth, steps)
 }

@@ -5,14 +5,13 @@ import (
 	"os"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/bert"
-	"github.com/vectorfit/harness/train"
 )
 
 // benchBatch is batch × seq random token ids, no padding.
@@ -56,8 +55,6 @@ func BenchmarkTrainingStep(b *testing.B) {
 }
 
 func benchStep(b *testing.B, c bert.Config, batch, seq int64, name string, opts map[string]string) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	m, err := bert.New(c, bert.Classification, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -70,31 +67,8 @@ func benchStep(b *testing.B, c bert.Config, batch, seq int64, name string, opts 
 	if err != nil {
 		b.Fatal(err)
 	}
-	t0 := time.Now()
-	if err := meth.Apply(m); err != nil {
-		b.Fatal(err)
-	}
-	setup := time.Since(t0)
-	m.SetTraining(true)
-	adapter, head := meth.Trainable()
-	opt := train.NewAdamW([]train.Group{{Name: "adapter", Params: adapter, LR: 1e-4}, {Name: "head", Params: head, LR: 1e-4}}, 0.9, 0.999, 1e-8)
 	in, labels := benchBatch(c, batch, seq)
-	step := func() {
-		loss := m.Forward(in).CrossEntropyForLogits(labels)
-		loss.MustBackward()
-		loss.MustDrop()
-		opt.Step(1)
-		opt.ZeroGrad()
-	}
-	step() // warm-up: allocator and optimizer state
-	b.ResetTimer()
-	for range b.N {
-		step()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
-	b.ReportMetric(setup.Seconds(), "setup-s")
-	b.ReportMetric(float64(train.PeakRSS())/(1<<20), "peak-MiB")
+	testmodel.BenchStep(b, m, meth, func() *ts.Tensor { return m.Forward(in) }, labels)
 }
 
 // BenchmarkResidentGrowth prints how resident memory moves over a long run of tiny-model
@@ -113,17 +87,8 @@ func BenchmarkResidentGrowth(b *testing.B) {
 			_ = meth.Apply(m)
 			m.SetTraining(true)
 			adapter, head := meth.Trainable()
-			opt := train.NewAdamW([]train.Group{{Name: "a", Params: adapter, LR: 1e-4}, {Name: "h", Params: head, LR: 1e-4}}, 0.9, 0.999, 1e-8)
 			in, labels := benchBatch(c, 16, 32)
-			step := func() {
-				logits := m.Forward(in)
-				loss := logits.CrossEntropyForLogits(labels)
-				logits.MustDrop()
-				loss.MustBackward()
-				loss.MustDrop()
-				opt.Step(1)
-				opt.ZeroGrad()
-			}
+			step, _ := testmodel.Step(adapter, head, 1e-4, func() *ts.Tensor { return m.Forward(in) }, labels)
 			for range 50 {
 				step()
 			}

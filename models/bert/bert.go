@@ -79,33 +79,19 @@ func Specs(c Config, head Head) []Spec {
 
 // blockLinears are the adaptable linears of one encoder layer, in order, by their
 // Hugging Face module names.
-var blockLinears = []struct {
-	name string
-	typ  models.LayerType
-}{
-	{"attention.self.query", models.Query}, {"attention.self.key", models.Key},
-	{"attention.self.value", models.Value}, {"attention.output.dense", models.AttnOut},
-	{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+var blockLinears = []models.BlockLinear{
+	{Name: "attention.self.query", Type: models.Query},
+	{Name: "attention.self.key", Type: models.Key},
+	{Name: "attention.self.value", Type: models.Value},
+	{Name: "attention.output.dense", Type: models.AttnOut},
+	{Name: "intermediate.dense", Type: models.FFNUp},
+	{Name: "output.dense", Type: models.FFNDown},
 }
 
 // LinearSpecs lists the adaptable linears of an encoder from its configuration.
 func LinearSpecs(c Config) []models.LinearSpec {
-	var out []models.LinearSpec
-	h, f := c.HiddenSize, c.IntermediateSize
-	for i := range c.NumHiddenLayers {
-		l := c.prefix() + "encoder.layer." + strconv.FormatInt(i, 10) + "."
-		for _, b := range blockLinears {
-			spec := models.LinearSpec{Name: l + b.name, Type: b.typ, Out: h, In: h, Bias: true}
-			switch b.typ {
-			case models.FFNUp:
-				spec.Out = f
-			case models.FFNDown:
-				spec.In = f
-			}
-			out = append(out, spec)
-		}
-	}
-	return out
+	layer := func(i int64) string { return c.prefix() + "encoder.layer." + strconv.FormatInt(i, 10) + "." }
+	return models.BlockLinears(layer, c.NumHiddenLayers, blockLinears, c.HiddenSize, c.IntermediateSize)
 }
 
 // ShapeOf is the shape of an encoder with the given head, from its configuration.

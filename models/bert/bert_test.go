@@ -1,45 +1,22 @@
 package bert
 
 import (
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel/compare"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
 )
 
 const fixtures = "../testdata/bert"
 
-// maxAbsDiff compares two tensors of the same shape element by element in float64.
-func maxAbsDiff(t *testing.T, name string, got, want *ts.Tensor) float64 {
-	t.Helper()
-	gs, ws := got.MustSize(), want.MustSize()
-	if len(gs) != len(ws) {
-		t.Fatalf("%s: shape %v, want %v", name, gs, ws)
-	}
-	for i := range gs {
-		if gs[i] != ws[i] {
-			t.Fatalf("%s: shape %v, want %v", name, gs, ws)
-		}
-	}
-	g, w := got.Float64Values(), want.Float64Values()
-	worst := 0.0
-	for i := range g {
-		worst = max(worst, math.Abs(g[i]-w[i]))
-	}
-	return worst
-}
-
 func loadFixtureBatch(t *testing.T) (models.Batch, map[string]*ts.Tensor) {
 	t.Helper()
-	io, err := safetensors.Load(filepath.Join(fixtures, "inputs_outputs.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	io := compare.LoadIO(t, fixtures)
 	return models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}, io
 }
 
@@ -65,11 +42,7 @@ func TestForwardMatchesTransformers(t *testing.T) {
 		{"logits", m.Forward(b)},
 	}
 	for _, c := range checks {
-		d := maxAbsDiff(t, c.name, c.got, want[c.name])
-		t.Logf("%s: max abs diff %.3g", c.name, d)
-		if d > 1e-4 {
-			t.Errorf("%s: max |ours − transformers| = %g, want ≤ 1e-4", c.name, d)
-		}
+		compare.Close(t, c.name, c.got, want[c.name], 1e-4)
 	}
 }
 
@@ -81,7 +54,7 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 	}
 	b, want := loadFixtureBatch(t)
 	m.SetTraining(true)
-	if d := maxAbsDiff(t, "logits", m.Forward(b), want["logits"]); d < 1e-3 {
+	if d := compare.MaxAbsDiff(t, "logits", m.Forward(b), want["logits"]); d < 1e-3 {
 		t.Errorf("training-mode logits equal eval-mode logits (diff %g): dropout is off", d)
 	}
 }

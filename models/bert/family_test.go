@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel/compare"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
 )
@@ -19,24 +20,6 @@ const (
 	robertaFixtures = "../testdata/roberta"
 	bertQAFixtures  = "../testdata/bert_qa"
 )
-
-func loadIO(t *testing.T, dir string) map[string]*ts.Tensor {
-	t.Helper()
-	io, err := safetensors.Load(filepath.Join(dir, "inputs_outputs.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return io
-}
-
-func checkClose(t *testing.T, name string, got, want *ts.Tensor) {
-	t.Helper()
-	d := maxAbsDiff(t, name, got, want)
-	t.Logf("%s: max abs diff %.3g", name, d)
-	if d > 1e-4 {
-		t.Errorf("%s: max |ours − transformers| = %g, want ≤ 1e-4", name, d)
-	}
-}
 
 // RobertaForSequenceClassification, eval mode, on right-padded pairs (pad id 1): the
 // positions count from padding_idx+1 over real tokens, the single token type is added
@@ -54,16 +37,16 @@ func TestRobertaMatchesTransformers(t *testing.T) {
 			m.Config.PadTokenID, m.Config.TypeVocabSize, m.NumLabels())
 	}
 	m.SetTraining(false)
-	io := loadIO(t, robertaFixtures)
+	io := compare.LoadIO(t, robertaFixtures)
 	b := models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"]}
 
 	pos := m.positionIDs(b.InputIDs, b.InputIDs.MustSize()[1])
 	if got, want := pos.Int64Values(), io["position_ids"].Int64Values(); !slices.Equal(got, want) {
 		t.Errorf("position ids %v, want %v", got, want)
 	}
-	checkClose(t, "hidden_states_0", m.Embed(b), io["hidden_states_0"])
-	checkClose(t, "last_hidden_state", m.Encode(b), io["last_hidden_state"])
-	checkClose(t, "logits", m.Forward(b), io["logits"])
+	compare.Close(t, "hidden_states_0", m.Embed(b), io["hidden_states_0"], 1e-4)
+	compare.Close(t, "last_hidden_state", m.Encode(b), io["last_hidden_state"], 1e-4)
+	compare.Close(t, "logits", m.Forward(b), io["logits"], 1e-4)
 }
 
 // With type_vocab_size 1 there is one token type: ids a BERT-style pair encoding would
@@ -74,11 +57,11 @@ func TestRobertaIgnoresTokenTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SetTraining(false)
-	io := loadIO(t, robertaFixtures)
+	io := compare.LoadIO(t, robertaFixtures)
 	ones := ts.MustOnes(io["input_ids"].MustSize(), gotch.Int64, gotch.CPU)
 	defer ones.MustDrop()
 	b := models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: ones}
-	checkClose(t, "logits with token types 1", m.Forward(b), io["logits"])
+	compare.Close(t, "logits with token types 1", m.Forward(b), io["logits"], 1e-4)
 }
 
 // BertForQuestionAnswering: Forward with the Span head gives batch × seq × 2, start
@@ -92,15 +75,15 @@ func TestSpanHeadMatchesTransformers(t *testing.T) {
 		t.Fatalf("fixture has qa_outputs, yet %v were initialised", rep.NewlyInitialised)
 	}
 	m.SetTraining(false)
-	io := loadIO(t, bertQAFixtures)
+	io := compare.LoadIO(t, bertQAFixtures)
 	b := models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}
-	checkClose(t, "last_hidden_state", m.Encode(b), io["last_hidden_state"])
+	compare.Close(t, "last_hidden_state", m.Encode(b), io["last_hidden_state"], 1e-4)
 	out := m.Forward(b)
 	if got := out.MustSize(); len(got) != 3 || got[0] != 3 || got[1] != 12 || got[2] != 2 {
 		t.Fatalf("span logits are %v, want [3 12 2]", got)
 	}
-	checkClose(t, "start_logits", out.MustSelect(2, 0, false), io["start_logits"])
-	checkClose(t, "end_logits", out.MustSelect(2, 1, false), io["end_logits"])
+	compare.Close(t, "start_logits", out.MustSelect(2, 0, false), io["start_logits"], 1e-4)
+	compare.Close(t, "end_logits", out.MustSelect(2, 1, false), io["end_logits"], 1e-4)
 }
 
 // A base BERT checkpoint (pooler and pre-training head, no qa_outputs) loads into the span

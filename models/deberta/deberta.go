@@ -104,32 +104,18 @@ func layerName(i int64) string { return prefix + "encoder.layer." + strconv.Form
 // also project the relative embeddings, so an adapter on them acts there too, as PEFT's
 // does. The separate pos_query_proj/pos_key_proj of share_att_key = false are not
 // among the six.
-var blockLinears = []struct {
-	name string
-	typ  models.LayerType
-}{
-	{"attention.self.query_proj", models.Query}, {"attention.self.key_proj", models.Key},
-	{"attention.self.value_proj", models.Value}, {"attention.output.dense", models.AttnOut},
-	{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+var blockLinears = []models.BlockLinear{
+	{Name: "attention.self.query_proj", Type: models.Query},
+	{Name: "attention.self.key_proj", Type: models.Key},
+	{Name: "attention.self.value_proj", Type: models.Value},
+	{Name: "attention.output.dense", Type: models.AttnOut},
+	{Name: "intermediate.dense", Type: models.FFNUp},
+	{Name: "output.dense", Type: models.FFNDown},
 }
 
 // LinearSpecs lists the adaptable linears of an encoder from its configuration.
 func LinearSpecs(c Config) []models.LinearSpec {
-	var out []models.LinearSpec
-	h, f := c.HiddenSize, c.IntermediateSize
-	for i := range c.NumHiddenLayers {
-		for _, b := range blockLinears {
-			spec := models.LinearSpec{Name: layerName(i) + b.name, Type: b.typ, Out: h, In: h, Bias: true}
-			switch b.typ {
-			case models.FFNUp:
-				spec.Out = f
-			case models.FFNDown:
-				spec.In = f
-			}
-			out = append(out, spec)
-		}
-	}
-	return out
+	return models.BlockLinears(layerName, c.NumHiddenLayers, blockLinears, c.HiddenSize, c.IntermediateSize)
 }
 
 // ShapeOf is the shape of an encoder with the given head, from its configuration.

@@ -11,6 +11,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel/compare"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
 )
@@ -22,27 +23,10 @@ const fixtures = "../testdata/deberta"
 
 var fixtureNames = []string{"v3style", "abspos"}
 
-// maxAbsDiff compares two tensors of the same shape element by element in float64.
-func maxAbsDiff(t *testing.T, name string, got, want *ts.Tensor) float64 {
-	t.Helper()
-	if gs, ws := got.MustSize(), want.MustSize(); !slices.Equal(gs, ws) {
-		t.Fatalf("%s: shape %v, want %v", name, gs, ws)
-	}
-	g, w := got.Float64Values(), want.Float64Values()
-	worst := 0.0
-	for i := range g {
-		worst = max(worst, math.Abs(g[i]-w[i]))
-	}
-	return worst
-}
-
 func loadFixture(t *testing.T, name string, head Head) (*Model, models.Batch, map[string]*ts.Tensor) {
 	t.Helper()
 	dir := filepath.Join(fixtures, name)
-	io, err := safetensors.Load(filepath.Join(dir, "inputs_outputs.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	io := compare.LoadIO(t, dir)
 	var m *Model
 	if head == Span {
 		// The span model shares the encoder; its qa_outputs come with the outputs.
@@ -64,6 +48,7 @@ func loadFixture(t *testing.T, name string, head Head) (*Model, models.Batch, ma
 		}
 	} else {
 		var rep LoadReport
+		var err error
 		m, rep, err = Load(dir, Classification, 0, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -96,11 +81,7 @@ func TestForwardMatchesTransformers(t *testing.T) {
 				{"span_logits", qa.Forward(b)},
 			}
 			for _, c := range checks {
-				d := maxAbsDiff(t, c.name, c.got, want[c.name])
-				t.Logf("%s: max abs diff %.3g", c.name, d)
-				if d > 1e-4 {
-					t.Errorf("%s: max |ours − transformers| = %g, want ≤ 1e-4", c.name, d)
-				}
+				compare.Close(t, c.name, c.got, want[c.name], 1e-4)
 			}
 		})
 	}
@@ -126,7 +107,7 @@ func TestPytorchBin(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s missing from the .bin", k)
 		}
-		if d := maxAbsDiff(t, k, got, want); d != 0 {
+		if d := compare.MaxAbsDiff(t, k, got, want); d != 0 {
 			t.Errorf("%s differs by %g", k, d)
 		}
 	}
@@ -150,7 +131,7 @@ func TestPytorchBin(t *testing.T) {
 	}
 	_, b, want := loadFixture(t, "v3style", Classification)
 	m.SetTraining(false)
-	if d := maxAbsDiff(t, "logits", m.Forward(b), want["logits"]); d > 1e-4 {
+	if d := compare.MaxAbsDiff(t, "logits", m.Forward(b), want["logits"]); d > 1e-4 {
 		t.Errorf("logits from pytorch_model.bin differ from transformers by %g", d)
 	}
 
@@ -166,7 +147,7 @@ func TestPytorchBin(t *testing.T) {
 			t.Fatalf("%s: not read as float16 from v3style_fp16.bin", k)
 		}
 		rounded := want.MustTotype(gotch.Half, false).MustTotype(gotch.Float, true)
-		if d := maxAbsDiff(t, k, got.MustTotype(gotch.Float, false), rounded); d != 0 {
+		if d := compare.MaxAbsDiff(t, k, got.MustTotype(gotch.Float, false), rounded); d != 0 {
 			t.Errorf("%s (float16) differs by %g", k, d)
 		}
 	}
@@ -225,7 +206,7 @@ func TestPaddingIsMasked(t *testing.T) {
 	}
 	alone := m.Encode(row)
 	want := full.MustNarrow(0, 1, 1, false).MustNarrow(1, 0, n, true)
-	if d := maxAbsDiff(t, "row 1", alone, want); d > 1e-5 {
+	if d := compare.MaxAbsDiff(t, "row 1", alone, want); d > 1e-5 {
 		t.Errorf("row 1 alone differs from row 1 padded by %g", d)
 	}
 }
@@ -234,7 +215,7 @@ func TestPaddingIsMasked(t *testing.T) {
 func TestDropoutOnlyInTraining(t *testing.T) {
 	m, b, want := loadFixture(t, "v3style", Classification)
 	m.SetTraining(true)
-	if d := maxAbsDiff(t, "logits", m.Forward(b), want["logits"]); d < 1e-3 {
+	if d := compare.MaxAbsDiff(t, "logits", m.Forward(b), want["logits"]); d < 1e-3 {
 		t.Errorf("training-mode logits equal eval-mode logits (diff %g): dropout is off", d)
 	}
 }
@@ -439,7 +420,7 @@ func TestGradientsMatchTransformers(t *testing.T) {
 				if !ok {
 					t.Fatalf("no parameter for %s", k)
 				}
-				d := maxAbsDiff(t, k, p.MustGrad(false), w)
+				d := compare.MaxAbsDiff(t, k, p.MustGrad(false), w)
 				scale := 0.0
 				for _, v := range w.Float64Values() {
 					scale = max(scale, math.Abs(v))

@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/methods/lora"
 	"github.com/vectorfit/harness/methods/registry"
@@ -133,11 +134,11 @@ func BenchmarkDeBERTaV3Base(b *testing.B) {
 }
 
 type benchState struct {
-	m      *Model
-	opt    *train.AdamW
-	in     models.Batch
-	labels *ts.Tensor
-	setup  time.Duration
+	m       *Model
+	optStep func() // forward, backward, AdamW
+	in      models.Batch
+	labels  *ts.Tensor
+	setup   time.Duration
 }
 
 func newBenchState(b *testing.B, meth string, batch, seq int64) *benchState {
@@ -156,12 +157,12 @@ func newBenchState(b *testing.B, meth string, batch, seq int64) *benchState {
 	}
 	st := &benchState{m: m, setup: time.Since(t0)}
 	adapter, head := method.Trainable()
-	st.opt = train.NewAdamW([]train.Group{{Name: "adapter", Params: adapter, LR: 1e-4}, {Name: "head", Params: head, LR: 1e-4}}, 0.9, 0.999, 1e-8)
 	st.in = models.Batch{
 		InputIDs:      ts.MustRandint(c.VocabSize, []int64{batch, seq}, gotch.Int64, gotch.CPU),
 		AttentionMask: ts.MustOnes([]int64{batch, seq}, gotch.Int64, gotch.CPU),
 	}
 	st.labels = ts.MustZeros([]int64{batch}, gotch.Int64, gotch.CPU)
+	st.optStep, _ = testmodel.Step(adapter, head, 1e-4, func() *ts.Tensor { return st.m.Forward(st.in) }, st.labels)
 	return st
 }
 
@@ -172,11 +173,7 @@ func (st *benchState) forward() {
 
 func (st *benchState) step() {
 	st.m.SetTraining(true)
-	loss := st.m.Forward(st.in).CrossEntropyForLogits(st.labels)
-	loss.MustBackward()
-	loss.MustDrop()
-	st.opt.Step(1)
-	st.opt.ZeroGrad()
+	st.optStep()
 }
 
 func (st *benchState) run(b *testing.B) {

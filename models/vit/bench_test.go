@@ -3,14 +3,13 @@ package vit
 import (
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel"
 	"github.com/vectorfit/harness/methods/registry"
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/train"
 )
 
 // BenchmarkViTBaseStep reports the time of one optimizer step (forward, backward,
@@ -37,8 +36,6 @@ func benchStep(b *testing.B, c Config, batch int64, method string, opts map[stri
 	// Free the previous sub-benchmark's model (libtorch memory, released by finalizers).
 	// peak-MiB is the process's high-water mark: run one method per process to read it.
 	runtime.GC()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	c.NumLabels = 10
 	m, err := New(c, 1)
 	if err != nil {
@@ -48,32 +45,7 @@ func benchStep(b *testing.B, c Config, batch int64, method string, opts map[stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	t0 := time.Now()
-	if err := meth.Apply(m); err != nil {
-		b.Fatal(err)
-	}
-	setup := time.Since(t0)
-	m.SetTraining(true)
-	adapter, head := meth.Trainable()
-	opt := train.NewAdamW([]train.Group{{Name: "adapter", Params: adapter, LR: 1e-4}, {Name: "head", Params: head, LR: 1e-4}}, 0.9, 0.999, 1e-8)
 	px := models.Normal(models.NewRNG(1, 0), 1, batch, c.NumChannels, c.ImageSize, c.ImageSize)
 	labels := ts.MustZeros([]int64{batch}, gotch.Int64, gotch.CPU)
-	step := func() {
-		logits := m.Forward(px)
-		loss := logits.CrossEntropyForLogits(labels)
-		logits.MustDrop()
-		loss.MustBackward()
-		loss.MustDrop()
-		opt.Step(1)
-		opt.ZeroGrad()
-	}
-	step() // warm-up: allocator and optimizer state
-	b.ResetTimer()
-	for range b.N {
-		step()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
-	b.ReportMetric(setup.Seconds(), "setup-s")
-	b.ReportMetric(float64(train.PeakRSS())/(1<<20), "peak-MiB")
+	testmodel.BenchStep(b, m, meth, func() *ts.Tensor { return m.Forward(px) }, labels)
 }

@@ -7,7 +7,6 @@ package vit
 import (
 	"math"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/vectorfit/harness/methods/vectorfit"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
-	"github.com/vectorfit/harness/train"
 )
 
 // tiny returns the built-in tiny ViT with a 3-way head, in eval mode.
@@ -40,44 +38,19 @@ func tiny(t testing.TB, seed uint64) *Model {
 // pixels is a fixed batch of two 32×32 images (normal noise, as normalised pixels are).
 func pixels() *ts.Tensor { return models.Normal(models.NewRNG(7, 0), 1, 2, 3, 32, 32) }
 
+// trainOn runs testmodel.TrainSteps on the model's logits on pixels.
+func trainOn(t testing.TB, m *Model, meth testmodel.Trainer, steps int) {
+	t.Helper()
+	px := pixels()
+	defer px.MustDrop()
+	testmodel.TrainSteps(t, func() *ts.Tensor { return m.Forward(px) }, meth, steps)
+}
+
 // hidden is the model's last hidden state on pixels, detached.
 func hidden(m *Model) *ts.Tensor {
 	var h *ts.Tensor
 	models.NoGrad(func() { h = m.Encode(pixels()) })
 	return h
-}
-
-type trainer interface {
-	Trainable() (adapter, head []train.Param)
-	Hooks() []train.Hook
-}
-
-// trainSteps runs plain AdamW steps (lr 1e-2) of cross-entropy on pixels with labels 0
-// and 2, calling the method's hooks after each step.
-func trainSteps(t testing.TB, m *Model, meth trainer, steps int) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	adapter, head := meth.Trainable()
-	opt := train.NewAdamW([]train.Group{{Name: "adapter", Params: adapter, LR: 1e-2}, {Name: "head", Params: head, LR: 1e-2}}, 0.9, 0.999, 1e-8)
-	labels := ts.MustOfSlice([]int64{0, 2})
-	defer labels.MustDrop()
-	px := pixels()
-	defer px.MustDrop()
-	for step := 1; step <= steps; step++ {
-		logits := m.Forward(px)
-		loss := logits.CrossEntropyForLogits(labels)
-		logits.MustDrop()
-		loss.MustBackward()
-		loss.MustDrop()
-		opt.Step(1)
-		opt.ZeroGrad()
-		for _, h := range meth.Hooks() {
-			if err := h(step); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }
 
 func applyVectorFit(t *testing.T, m models.Model, cfg vectorfit.Config) *vectorfit.VectorFit {
@@ -168,7 +141,7 @@ func TestVectorFitRankEqualsMovedSingularValues(t *testing.T) {
 	cfg := vectorfit.DefaultConfig()
 	cfg.AVF.Mode = vectorfit.AVFNone
 	vf := applyVectorFit(t, m, cfg)
-	trainSteps(t, m, vf, 5)
+	trainOn(t, m, vf, 5)
 	per, _, err := methods.Ranks(vf)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +175,7 @@ func TestLoRARankAtMostR(t *testing.T) {
 	if err := lo.Apply(m); err != nil {
 		t.Fatal(err)
 	}
-	trainSteps(t, m, lo, 5)
+	trainOn(t, m, lo, 5)
 	per, _, err := methods.Ranks(lo)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +198,7 @@ func TestFullFTFullRankAndCounts(t *testing.T) {
 	for _, p := range m.Params() {
 		before[p.Name] = p.T.Float64Values()
 	}
-	trainSteps(t, m, f, 10)
+	trainOn(t, m, f, 10)
 	// Gradients reach every parameter: through the patch convolution, the [CLS]
 	// concatenation, the position embeddings, every LayerNorm.
 	for _, p := range m.Params() {

@@ -55,13 +55,13 @@ func Specs(c Config) []Spec {
 
 // blockLinears are the adaptable linears of one encoder layer, in order, by their
 // Hugging Face module names (ViTLayer: attention.attention is ViTSelfAttention).
-var blockLinears = []struct {
-	name string
-	typ  models.LayerType
-}{
-	{"attention.attention.query", models.Query}, {"attention.attention.key", models.Key},
-	{"attention.attention.value", models.Value}, {"attention.output.dense", models.AttnOut},
-	{"intermediate.dense", models.FFNUp}, {"output.dense", models.FFNDown},
+var blockLinears = []models.BlockLinear{
+	{Name: "attention.attention.query", Type: models.Query},
+	{Name: "attention.attention.key", Type: models.Key},
+	{Name: "attention.attention.value", Type: models.Value},
+	{Name: "attention.output.dense", Type: models.AttnOut},
+	{Name: "intermediate.dense", Type: models.FFNUp},
+	{Name: "output.dense", Type: models.FFNDown},
 }
 
 // layerPrefix is "vit.encoder.layer.<i>.".
@@ -70,7 +70,7 @@ func layerPrefix(i int64) string { return prefix + "encoder.layer." + strconv.Fo
 // blockPrefix strips a linear's module name back to its layer's prefix.
 func blockPrefix(linear string) string {
 	for _, b := range blockLinears {
-		if n := len(linear) - len(b.name); n > 0 && linear[n:] == b.name {
+		if n := len(linear) - len(b.Name); n > 0 && linear[n:] == b.Name {
 			return linear[:n]
 		}
 	}
@@ -79,20 +79,11 @@ func blockPrefix(linear string) string {
 
 // LinearSpecs lists the adaptable linears from the configuration.
 func LinearSpecs(c Config) []models.LinearSpec {
-	var out []models.LinearSpec
-	h, f := c.HiddenSize, c.IntermediateSize
-	for i := range c.NumHiddenLayers {
-		for _, b := range blockLinears {
-			spec := models.LinearSpec{Name: layerPrefix(i) + b.name, Type: b.typ, Out: h, In: h, Bias: true}
-			switch b.typ {
-			case models.Query, models.Key, models.Value:
-				spec.Bias = c.QKVBias
-			case models.FFNUp:
-				spec.Out = f
-			case models.FFNDown:
-				spec.In = f
-			}
-			out = append(out, spec)
+	out := models.BlockLinears(layerPrefix, c.NumHiddenLayers, blockLinears, c.HiddenSize, c.IntermediateSize)
+	for i := range out {
+		switch out[i].Type {
+		case models.Query, models.Key, models.Value:
+			out[i].Bias = c.QKVBias
 		}
 	}
 	return out

@@ -1,7 +1,6 @@
 package vit
 
 import (
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,25 +8,12 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel/compare"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/safetensors"
 )
 
 const fixtures = "../testdata/vit"
-
-// maxAbsDiff compares two tensors of the same shape element by element in float64.
-func maxAbsDiff(t *testing.T, name string, got, want *ts.Tensor) float64 {
-	t.Helper()
-	if gs, ws := got.MustSize(), want.MustSize(); !slices.Equal(gs, ws) {
-		t.Fatalf("%s: shape %v, want %v", name, gs, ws)
-	}
-	g, w := got.Float64Values(), want.Float64Values()
-	worst := 0.0
-	for i := range g {
-		worst = max(worst, math.Abs(g[i]-w[i]))
-	}
-	return worst
-}
 
 func loadFixture(t *testing.T) (*Model, map[string]*ts.Tensor) {
 	t.Helper()
@@ -38,11 +24,7 @@ func loadFixture(t *testing.T) (*Model, map[string]*ts.Tensor) {
 	if len(rep.NewlyInitialised)+len(rep.Replaced)+len(rep.Ignored) != 0 {
 		t.Fatalf("the fixture is a complete ViTForImageClassification, yet the report says %+v", rep)
 	}
-	io, err := safetensors.Load(filepath.Join(fixtures, "inputs_outputs.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, io
+	return m, compare.LoadIO(t, fixtures)
 }
 
 // The forward pass equals transformers' ViTForImageClassification (eval mode) on the
@@ -73,11 +55,7 @@ func TestForwardMatchesTransformers(t *testing.T) {
 				}{"logits", m.Forward(px)})
 		})
 		for _, c := range checks {
-			d := maxAbsDiff(t, c.name+suffix, c.got, io[c.name+suffix])
-			t.Logf("%s%s: max abs diff %.3g", c.name, suffix, d)
-			if d > 1e-4 {
-				t.Errorf("%s%s: max |ours − transformers| = %g, want ≤ 1e-4", c.name, suffix, d)
-			}
+			compare.Close(t, c.name+suffix, c.got, io[c.name+suffix], 1e-4)
 		}
 	}
 }
@@ -86,7 +64,7 @@ func TestForwardMatchesTransformers(t *testing.T) {
 func TestDropoutOnlyInTraining(t *testing.T) {
 	m, io := loadFixture(t)
 	m.SetTraining(true)
-	if d := maxAbsDiff(t, "logits", m.Forward(io["pixel_values"]), io["logits"]); d < 1e-3 {
+	if d := compare.MaxAbsDiff(t, "logits", m.Forward(io["pixel_values"]), io["logits"]); d < 1e-3 {
 		t.Errorf("training-mode logits equal eval-mode logits (diff %g): dropout is off", d)
 	}
 }
@@ -176,7 +154,7 @@ func TestLoadBareModelAndReplacedHead(t *testing.T) {
 	}
 	// The base weights are the checkpoint's.
 	got, _ := m.Param("vit.embeddings.position_embeddings")
-	if d := maxAbsDiff(t, "position_embeddings", got, ckpt["vit.embeddings.position_embeddings"]); d != 0 {
+	if d := compare.MaxAbsDiff(t, "position_embeddings", got, ckpt["vit.embeddings.position_embeddings"]); d != 0 {
 		t.Errorf("position embeddings differ from the checkpoint by %g", d)
 	}
 
