@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/sugarme/tokenizer"
-	"github.com/sugarme/tokenizer/model/wordpiece"
 )
 
 // Pieces is a text tokenised without special tokens. Extractive question answering
@@ -17,8 +16,7 @@ type Pieces struct {
 }
 
 // EncodePieces tokenises text as one sequence (normaliser, pre-tokeniser, model) with
-// no special tokens and no truncation. For WordPiece vocabularies its offsets are
-// right on non-ASCII text, where sugarme's are not (see wordPieceBytes).
+// no special tokens and no truncation.
 func (t *Tokenizer) EncodePieces(text string) (p Pieces, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -27,15 +25,7 @@ func (t *Tokenizer) EncodePieces(text string) (p Pieces, err error) {
 			p, err = Pieces{}, fmt.Errorf("tokenize %q: %v", text, r)
 		}
 	}()
-	var e *tokenizer.Encoding
-	switch t.tk.GetModel().(type) {
-	case *wordpiece.WordPiece, wordpiece.WordPiece:
-		tk := *t.tk // a shallow copy, to swap the model for this call only
-		tk.WithModel(wordPieceBytes{tk.GetModel()})
-		e, err = tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), 0, tokenizer.Byte)
-	default:
-		e, err = t.encodeOne(text, 0)
-	}
+	e, err := t.encodeOne(text, 0)
 	if err != nil {
 		return Pieces{}, fmt.Errorf("tokenize %q: %w", text, err)
 	}
@@ -55,7 +45,6 @@ func (t *Tokenizer) EncodePieces(text string) (p Pieces, err error) {
 func (t *Tokenizer) JoinPair(a, b Pieces) (enc Encoding, sequenceIDs []int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.tk.WithTruncation(nil)
 	out := t.tk.PostProcess(t.rawEncoding(a, 0), t.rawEncoding(b, 1), true)
 	enc = convert(out)
 	sequenceIDs = make([]int, len(enc.IDs))

@@ -32,6 +32,7 @@ import (
 	"sync"
 
 	"github.com/sugarme/tokenizer"
+	"github.com/sugarme/tokenizer/model/wordpiece"
 	"github.com/sugarme/tokenizer/normalizer"
 	"github.com/sugarme/tokenizer/pretrained"
 )
@@ -160,6 +161,11 @@ func Builtin() *Tokenizer {
 }
 
 func wrap(tk *tokenizer.Tokenizer, source string) (*Tokenizer, error) {
+	switch tk.GetModel().(type) {
+	case *wordpiece.WordPiece, wordpiece.WordPiece:
+		tk.WithModel(wordPieceBytes{tk.GetModel()}) // byte offsets, as everywhere else
+	}
+	tk.WithTruncation(nil) // Encode truncates as tokenizers does; the file's setting would cut again
 	t := &Tokenizer{Source: source, tk: tk}
 	for _, pad := range []string{"[PAD]", "<pad>"} {
 		if id, ok := tk.TokenToId(pad); ok {
@@ -210,7 +216,6 @@ func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (enc Encoding, er
 			return Encoding{}, err
 		}
 	}
-	t.tk.WithTruncation(nil)
 	return convert(t.tk.PostProcess(first, second, true)), nil
 }
 

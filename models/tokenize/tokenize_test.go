@@ -63,3 +63,18 @@ func ascii(s string) bool {
 	}
 	return true
 }
+
+// Byte offsets on non-ASCII words, against Hugging Face tokenizers on the same
+// tokenizer.json (python: Tokenizer.from_file(...).encode("Norðmaðr café"), char offsets
+// converted to UTF-8 bytes): sugarme's WordPiece counts code points, which Load fixes.
+func TestBuiltinByteOffsetsNonASCII(t *testing.T) {
+	got, err := Builtin().Encode("Norðmaðr café", "", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs := []int64{2, 1, 1148, 536, 3}
+	wantOffsets := [][2]int{{0, 0}, {0, 10}, {11, 13}, {13, 16}, {0, 0}}
+	if !slices.Equal(got.IDs, wantIDs) || !slices.Equal(got.Offsets, wantOffsets) {
+		t.Errorf("ids %v offsets %v, want %v %v", got.IDs, got.Offsets, wantIDs, wantOffsets)
+	}
+}
