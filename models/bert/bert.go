@@ -1,7 +1,6 @@
 package bert
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 
@@ -113,26 +112,15 @@ func New(c Config, head Head, seed uint64) (*Model, error) {
 		return nil, err
 	}
 	rng := models.NewRNG(seed, 0)
-	tensors := map[string]*ts.Tensor{}
-	for _, s := range Specs(c, head) {
-		tensors[s.Name] = models.InitTensor(s, c.InitializerRange, rng)
-	}
-	return assemble(c, head, tensors)
+	init := func(s Spec) *ts.Tensor { return models.InitTensor(s, c.InitializerRange, rng) }
+	return assemble(c, head, models.InitAll(Specs(c, head), init))
 }
 
 // assemble wires named tensors into a model; every Spec name must be present.
 func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error) {
-	var params []models.Param
-	for _, s := range Specs(c, head) {
-		t, ok := tensors[s.Name]
-		if !ok {
-			return nil, fmt.Errorf("bert: no tensor %q", s.Name)
-		}
-		params = append(params, models.Param{Name: s.Name, T: t, Head: s.Head})
-	}
-	w, err := models.NewWeights(params, LinearSpecs(c))
+	w, err := models.Assemble("bert", Specs(c, head), LinearSpecs(c), tensors)
 	if err != nil {
-		return nil, fmt.Errorf("bert: %w", err)
+		return nil, err
 	}
 	return &Model{Weights: w, Config: c, HeadKind: head}, nil
 }
@@ -245,7 +233,7 @@ func (m *Model) layer(i int, h, bias *ts.Tensor) *ts.Tensor {
 	ctx.MustDrop()
 	a = m.residualNorm(p+"attention.output.LayerNorm", a, h)
 	up := lin[4].Forward(a, m.Training())
-	act := m.activation(up)
+	act := models.Activation(m.Config.HiddenAct, up)
 	up.MustDrop()
 	down := lin[5].Forward(act, m.Training())
 	act.MustDrop()
@@ -256,27 +244,14 @@ func (m *Model) layer(i int, h, bias *ts.Tensor) *ts.Tensor {
 
 // residualNorm is LayerNorm(dropout(x) + residual); it frees x.
 func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
-	d := m.Dropout(x, m.Config.HiddenDropoutProb)
+	out := m.ResidualNorm(name, x, residual, m.Config.HiddenDropoutProb, m.Config.HiddenSize, m.Config.LayerNormEps)
 	x.MustDrop()
-	s := d.MustAdd(residual, true)
-	out := m.layerNorm(name, s)
-	s.MustDrop()
 	return out
 }
 
 // selfAttention is multi-head scaled dot-product attention with the padding bias.
 func (m *Model) selfAttention(q, k, v *models.Linear, h, bias *ts.Tensor) *ts.Tensor {
 	return m.SelfAttention(q, k, v, h, bias, m.Config.NumAttentionHeads, m.Config.AttentionProbsDropoutProb)
-}
-
-func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
-	switch m.Config.HiddenAct {
-	case "gelu_new", "gelu_pytorch_tanh":
-		return x.MustGelu("tanh", false)
-	case "relu":
-		return x.MustRelu(false)
-	}
-	return x.MustGelu("none", false)
 }
 
 func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {

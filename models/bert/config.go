@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/vectorfit/harness/models"
 )
 
 // Config is the subset of a Hugging Face BertConfig/RobertaConfig the encoder reads.
@@ -77,12 +79,7 @@ func LoadConfig(path string) (Config, error) {
 	if pad.ID == nil {
 		c.PadTokenID = defaultPadTokenID(c.ModelType)
 	}
-	if c.NumLabels == 0 {
-		c.NumLabels = int64(len(c.ID2Label))
-	}
-	if c.NumLabels == 0 {
-		c.NumLabels = 2 // transformers' PretrainedConfig default
-	}
+	c.NumLabels = models.NumLabelsFrom(c.NumLabels, c.ID2Label)
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -105,21 +102,13 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("model_type %q: this encoder reads bert and roberta (MiniLM checkpoints say bert)", c.ModelType))
 	}
-	for _, f := range []struct {
-		key string
-		v   int64
-	}{
-		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumHiddenLayers},
-		{"num_attention_heads", c.NumAttentionHeads}, {"intermediate_size", c.IntermediateSize},
-		{"max_position_embeddings", c.MaxPositionEmbeddings}, {"type_vocab_size", c.TypeVocabSize},
-	} {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("%s = %d, want > 0", f.key, f.v))
-		}
-	}
-	if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
-		errs = append(errs, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads))
-	}
+	errs = append(errs, models.CheckPositive(
+		models.Field{Key: "vocab_size", V: c.VocabSize}, models.Field{Key: "hidden_size", V: c.HiddenSize},
+		models.Field{Key: "num_hidden_layers", V: c.NumHiddenLayers}, models.Field{Key: "num_attention_heads", V: c.NumAttentionHeads},
+		models.Field{Key: "intermediate_size", V: c.IntermediateSize}, models.Field{Key: "max_position_embeddings", V: c.MaxPositionEmbeddings},
+		models.Field{Key: "type_vocab_size", V: c.TypeVocabSize},
+	)...)
+	errs = append(errs, models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
 	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
 		errs = append(errs, fmt.Errorf("position_embedding_type %q: this encoder implements absolute positions only", c.PositionEmbeddingType))
 	}

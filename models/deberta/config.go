@@ -14,6 +14,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/vectorfit/harness/models"
 )
 
 // Config is the subset of a Hugging Face DebertaV2Config the encoder reads.
@@ -148,12 +150,7 @@ func LoadConfig(path string) (Config, error) {
 	if c.PoolerHiddenSize == 0 {
 		c.PoolerHiddenSize = c.HiddenSize // DebertaV2Config: kwargs.get("pooler_hidden_size", hidden_size)
 	}
-	if c.NumLabels == 0 {
-		c.NumLabels = int64(len(c.ID2Label))
-	}
-	if c.NumLabels == 0 {
-		c.NumLabels = 2 // transformers' PretrainedConfig default
-	}
+	c.NumLabels = models.NumLabelsFrom(c.NumLabels, c.ID2Label)
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -167,24 +164,15 @@ func (c Config) Validate() error {
 	if c.ModelType != "deberta-v2" {
 		errs = append(errs, fmt.Errorf("model_type %q: this encoder reads deberta-v2 (DeBERTa-v2 and v3 checkpoints)", c.ModelType))
 	}
-	for _, f := range []struct {
-		key string
-		v   int64
-	}{
-		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumHiddenLayers},
-		{"num_attention_heads", c.NumAttentionHeads}, {"intermediate_size", c.IntermediateSize},
-		{"max_position_embeddings", c.MaxPositionEmbeddings},
-	} {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("%s = %d, want > 0", f.key, f.v))
-		}
-	}
+	errs = append(errs, models.CheckPositive(
+		models.Field{Key: "vocab_size", V: c.VocabSize}, models.Field{Key: "hidden_size", V: c.HiddenSize},
+		models.Field{Key: "num_hidden_layers", V: c.NumHiddenLayers}, models.Field{Key: "num_attention_heads", V: c.NumAttentionHeads},
+		models.Field{Key: "intermediate_size", V: c.IntermediateSize}, models.Field{Key: "max_position_embeddings", V: c.MaxPositionEmbeddings},
+	)...)
 	if c.TypeVocabSize < 0 {
 		errs = append(errs, fmt.Errorf("type_vocab_size = %d, want >= 0", c.TypeVocabSize))
 	}
-	if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
-		errs = append(errs, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads))
-	}
+	errs = append(errs, models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
 	if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
 		errs = append(errs, fmt.Errorf("pad_token_id = %d, want in [0, vocab_size %d)", c.PadTokenID, c.VocabSize))
 	}

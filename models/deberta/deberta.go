@@ -1,7 +1,6 @@
 package deberta
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"strconv"
 
@@ -137,11 +136,8 @@ func New(c Config, head Head, seed uint64) (*Model, error) {
 		return nil, err
 	}
 	rng := models.NewRNG(seed, 0)
-	tensors := map[string]*ts.Tensor{}
-	for _, s := range Specs(c, head) {
-		tensors[s.Name] = initTensor(s, c, rng)
-	}
-	return assemble(c, head, tensors)
+	init := func(s Spec) *ts.Tensor { return initTensor(s, c, rng) }
+	return assemble(c, head, models.InitAll(Specs(c, head), init))
 }
 
 // initTensor draws a fresh tensor for s, zeroing the pad token's word embedding.
@@ -157,17 +153,9 @@ func initTensor(s Spec, c Config, rng *rand.Rand) *ts.Tensor {
 
 // assemble wires named tensors into a model; every Spec name must be present.
 func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error) {
-	var params []models.Param
-	for _, s := range Specs(c, head) {
-		t, ok := tensors[s.Name]
-		if !ok {
-			return nil, fmt.Errorf("deberta: no tensor %q", s.Name)
-		}
-		params = append(params, models.Param{Name: s.Name, T: t, Head: s.Head})
-	}
-	w, err := models.NewWeights(params, LinearSpecs(c))
+	w, err := models.Assemble("deberta", Specs(c, head), LinearSpecs(c), tensors)
 	if err != nil {
-		return nil, fmt.Errorf("deberta: %w", err)
+		return nil, err
 	}
 	return &Model{Weights: w, Config: c, HeadKind: head}, nil
 }

@@ -48,7 +48,7 @@ func (m *Model) Pool(h *ts.Tensor) *ts.Tensor {
 	first := s.keep(h.MustSelect(1, 0, false))
 	x := s.keep(m.Dropout(first, m.Config.PoolerDropout))
 	y := s.keep(m.Dense("pooler.dense", x))
-	return activation(m.Config.PoolerHiddenAct, y)
+	return models.Activation(m.Config.PoolerHiddenAct, y)
 }
 
 // Encode returns the last hidden state, batch × seq × hidden.
@@ -135,18 +135,14 @@ func (m *Model) layer(i int64, h, masked *ts.Tensor, rel *relative) *ts.Tensor {
 	ctx := s.keep(m.selfAttention(i, h, masked, rel))
 	a := s.keep(m.residualNorm(p+"attention.output.LayerNorm", s.keep(lin[3].Forward(ctx, m.Training())), h))
 	up := s.keep(lin[4].Forward(a, m.Training()))
-	act := s.keep(activation(m.Config.HiddenAct, up))
+	act := s.keep(models.Activation(m.Config.HiddenAct, up))
 	down := s.keep(lin[5].Forward(act, m.Training()))
 	return m.residualNorm(p+"output.LayerNorm", down, a)
 }
 
 // residualNorm is LayerNorm(dropout(x) + residual).
 func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
-	d := m.Dropout(x, m.Config.HiddenDropoutProb)
-	sum := d.MustAdd(residual, true)
-	out := m.layerNorm(name, sum)
-	sum.MustDrop()
-	return out
+	return m.ResidualNorm(name, x, residual, m.Config.HiddenDropoutProb, m.Config.HiddenSize, m.Config.LayerNormEps)
 }
 
 // selfAttention is DisentangledSelfAttention:
@@ -249,18 +245,6 @@ func (m *Model) posProjection(i int64, which string, e *ts.Tensor) *ts.Tensor {
 		return l.Forward(e, m.Training())
 	}
 	return m.Dense(layerName(i)+"attention.self.pos_"+which+"_proj", e)
-}
-
-func activation(name string, x *ts.Tensor) *ts.Tensor {
-	switch name {
-	case "gelu_new", "gelu_pytorch_tanh":
-		return x.MustGelu("tanh", false)
-	case "relu":
-		return x.MustRelu(false)
-	case "tanh":
-		return x.MustTanh(false)
-	}
-	return x.MustGelu("none", false)
 }
 
 // layerNorm is a LayerNorm over the hidden size with the configured epsilon.

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/vectorfit/harness/models"
 )
 
 // Config is the subset of a Hugging Face ViTConfig the model reads.
@@ -78,12 +80,7 @@ func LoadConfig(path string) (Config, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return Config{}, fmt.Errorf("%s: not a ViT config.json: %w", path, err)
 	}
-	if c.NumLabels == 0 {
-		c.NumLabels = int64(len(c.ID2Label))
-	}
-	if c.NumLabels == 0 {
-		c.NumLabels = 2 // transformers' PretrainedConfig default
-	}
+	c.NumLabels = models.NumLabelsFrom(c.NumLabels, c.ID2Label)
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -96,22 +93,13 @@ func (c Config) Validate() error {
 	if c.ModelType != "vit" {
 		errs = append(errs, fmt.Errorf("model_type %q: this model reads vit", c.ModelType))
 	}
-	for _, f := range []struct {
-		key string
-		v   int64
-	}{
-		{"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumHiddenLayers},
-		{"num_attention_heads", c.NumAttentionHeads}, {"intermediate_size", c.IntermediateSize},
-		{"image_size", c.ImageSize}, {"patch_size", c.PatchSize}, {"num_channels", c.NumChannels},
-		{"num_labels", c.NumLabels},
-	} {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("%s = %d, want > 0", f.key, f.v))
-		}
-	}
-	if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
-		errs = append(errs, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads))
-	}
+	errs = append(errs, models.CheckPositive(
+		models.Field{Key: "hidden_size", V: c.HiddenSize}, models.Field{Key: "num_hidden_layers", V: c.NumHiddenLayers},
+		models.Field{Key: "num_attention_heads", V: c.NumAttentionHeads}, models.Field{Key: "intermediate_size", V: c.IntermediateSize},
+		models.Field{Key: "image_size", V: c.ImageSize}, models.Field{Key: "patch_size", V: c.PatchSize},
+		models.Field{Key: "num_channels", V: c.NumChannels}, models.Field{Key: "num_labels", V: c.NumLabels},
+	)...)
+	errs = append(errs, models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
 	if c.PatchSize > 0 && c.ImageSize%c.PatchSize != 0 {
 		errs = append(errs, fmt.Errorf("image_size %d is not a multiple of patch_size %d", c.ImageSize, c.PatchSize))
 	}

@@ -105,27 +105,16 @@ func New(c Config, seed uint64) (*Model, error) {
 		return nil, err
 	}
 	rng := models.NewRNG(seed, 0)
-	tensors := map[string]*ts.Tensor{}
-	for _, s := range Specs(c) {
-		tensors[s.Name] = models.InitTensor(s, c.InitializerRange, rng)
-	}
-	return assemble(c, tensors)
+	init := func(s Spec) *ts.Tensor { return models.InitTensor(s, c.InitializerRange, rng) }
+	return assemble(c, models.InitAll(Specs(c), init))
 }
 
-// assemble wires named tensors into a model; every Spec name must be present.
+// assemble wires named tensors into a model; every Spec name must be present. Without
+// qkv_bias Specs has no query/key/value bias, so the linears get none.
 func assemble(c Config, tensors map[string]*ts.Tensor) (*Model, error) {
-	var params []models.Param
-	for _, s := range Specs(c) {
-		t, ok := tensors[s.Name]
-		if !ok {
-			return nil, fmt.Errorf("vit: no tensor %q", s.Name)
-		}
-		params = append(params, models.Param{Name: s.Name, T: t, Head: s.Head})
-	}
-	// Without qkv_bias Specs has no query/key/value bias, so NewWeights leaves it nil.
-	w, err := models.NewWeights(params, LinearSpecs(c))
+	w, err := models.Assemble("vit", Specs(c), LinearSpecs(c), tensors)
 	if err != nil {
-		return nil, fmt.Errorf("vit: %w", err)
+		return nil, err
 	}
 	return &Model{Weights: w, Config: c}, nil
 }
@@ -247,7 +236,7 @@ func (m *Model) layer(i int, h *ts.Tensor) *ts.Tensor {
 	y := m.layerNorm(p+"layernorm_after", h1)
 	up := lin[4].Forward(y, m.Training())
 	y.MustDrop()
-	act := m.activation(up)
+	act := models.Activation(m.Config.HiddenAct, up)
 	up.MustDrop()
 	down := lin[5].Forward(act, m.Training())
 	act.MustDrop()
@@ -267,16 +256,6 @@ func (m *Model) residual(x, r *ts.Tensor) *ts.Tensor {
 // no padding, so no mask).
 func (m *Model) selfAttention(q, k, v *models.Linear, x *ts.Tensor) *ts.Tensor {
 	return m.SelfAttention(q, k, v, x, nil, m.Config.NumAttentionHeads, m.Config.AttentionProbsDropoutProb)
-}
-
-func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
-	switch m.Config.HiddenAct {
-	case "gelu_new", "gelu_pytorch_tanh":
-		return x.MustGelu("tanh", false)
-	case "relu":
-		return x.MustRelu(false)
-	}
-	return x.MustGelu("none", false)
 }
 
 // layerNorm is a LayerNorm over the hidden size with the configured epsilon.
