@@ -26,6 +26,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/vectorfit/harness/internal/parquetx"
 )
 
 // Example is one row of a GLUE split.
@@ -460,12 +462,6 @@ func readSplit(task Task, name, format string, files []string, opt LoadOptions) 
 // not used.
 func readTSV(task Task, path string, c *collector) error {
 	layout := tsvLayouts[task.Name]
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("glue: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
 
 	var columns []string // header names, or the layout's names if headerless
 	var text1, text2, label = -1, -1, -1
@@ -474,16 +470,7 @@ func readTSV(task Task, path string, c *collector) error {
 		text1 = slices.Index(columns, layout.text1)
 		label = slices.Index(columns, layout.label)
 	}
-	lineNo := 0
-	for !c.full() {
-		line, err := r.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("glue: %s: %w", path, err)
-		}
-		if line == "" && err == io.EOF {
-			break
-		}
-		lineNo++
+	err := eachLine(path, c, func(lineNo int, line string) error {
 		line = strings.TrimSuffix(line, "\n")
 		line = strings.TrimSuffix(line, "\r") // files that went through Windows
 		if lineNo == 1 {
@@ -501,6 +488,7 @@ func readTSV(task Task, path string, c *collector) error {
 				}
 				return i, nil
 			}
+			var err error
 			if text1, err = find(layout.text1); err != nil {
 				return err
 			}
@@ -512,15 +500,16 @@ func readTSV(task Task, path string, c *collector) error {
 			if label, err = find(layout.label); err != nil {
 				return err
 			}
-			continue
+			return nil
 		}
 		if line == "" {
-			continue // a blank line is not a row (e.g. a trailing empty line)
+			return nil // a blank line is not a row (e.g. a trailing empty line)
 		}
 		ex, bad := parseTSVRow(task, layout, path, lineNo, line, columns, text1, text2, label)
-		if err := c.add(ex, bad); err != nil {
-			return err
-		}
+		return c.add(ex, bad)
+	})
+	if err != nil {
+		return err
 	}
 	if columns == nil {
 		return lineError(path, 1, "", "empty file, want a %s header", task.Name)
@@ -652,46 +641,23 @@ func hfLabel(task Task, v any, ex *Example) string {
 // stores in a parquet file's "huggingface" metadata with the task's. A
 // different order would silently swap classes, so it is an error.
 func checkHFLabelNames(task Task, path string, pf *parquet.File) error {
-	raw, ok := pf.Lookup("huggingface")
-	if !ok || task.IsRegression() {
+	if task.IsRegression() {
 		return nil
 	}
-	var meta struct {
-		Info struct {
-			Features map[string]struct {
-				Type  string   `json:"_type"`
-				Names []string `json:"names"`
-			} `json:"features"`
-		} `json:"info"`
-	}
-	if err := json.Unmarshal([]byte(raw), &meta); err != nil {
-		return nil // metadata we cannot read is no evidence either way
-	}
-	feat, ok := meta.Info.Features[hfLabelField]
-	if !ok || feat.Type != "ClassLabel" || feat.Names == nil {
-		return nil
-	}
-	if !slices.Equal(feat.Names, task.Labels) {
-		return rowError(path, -1, hfLabelField, "the file's Hugging Face metadata names the classes %q, task %s expects %q in that id order", feat.Names, task.Name, task.Labels)
+	names := parquetx.ClassLabelNames(pf, hfLabelField)
+	if names != nil && !slices.Equal(names, task.Labels) {
+		return rowError(path, -1, hfLabelField, "the file's Hugging Face metadata names the classes %q, task %s expects %q in that id order", names, task.Name, task.Labels)
 	}
 	return nil
 }
 
 // readParquet reads a nyu-mll/glue parquet shard row by row.
 func readParquet(task Task, path string, c *collector) error {
-	f, err := os.Open(path)
+	pf, f, err := parquetx.Open(path)
 	if err != nil {
 		return fmt.Errorf("glue: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("glue: %w", err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return fmt.Errorf("glue: %s: not a readable parquet file: %w", path, err)
-	}
 	if err := checkHFLabelNames(task, path, pf); err != nil {
 		return err
 	}
@@ -706,7 +672,7 @@ func readParquet(task Task, path string, c *collector) error {
 		}
 		leaf, ok := schema.Lookup(name)
 		if !ok {
-			return rowError(path, -1, name, "no such column; %s needs %s, the file has %s", task.Name, quoteList(slices.DeleteFunc(slices.Clone(names), func(s string) bool { return s == "" })), quoteList(topLevelColumns(schema)))
+			return rowError(path, -1, name, "no such column; %s needs %s, the file has %s", task.Name, quoteList(slices.DeleteFunc(slices.Clone(names), func(s string) bool { return s == "" })), quoteList(parquetx.TopLevelColumns(schema)))
 		}
 		if leaf.MaxRepetitionLevel > 0 {
 			return rowError(path, -1, name, "is a repeated (list) column, want one value per row")
@@ -722,46 +688,20 @@ func readParquet(task Task, path string, c *collector) error {
 	}
 
 	rowNo := 0
-	buf := make([]parquet.Row, 128)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for !c.full() {
-			n, err := rows.ReadRows(buf)
-			for _, row := range buf[:n] {
-				if c.full() {
-					break
-				}
-				ex, bad := parquetRow(task, path, rowNo, row, names, colIndex, kinds)
-				rowNo++
-				if err := c.add(ex, bad); err != nil {
-					rows.Close()
-					return err
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("glue: %s: row %d (0-based): %w", path, rowNo, err)
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("glue: %s: %w", path, err)
-		}
+	for row, err := range parquetx.Rows(pf) {
 		if c.full() {
 			break
 		}
+		if err != nil {
+			return fmt.Errorf("glue: %s: row %d (0-based): %w", path, rowNo, err)
+		}
+		ex, bad := parquetRow(task, path, rowNo, row, names, colIndex, kinds)
+		rowNo++
+		if err := c.add(ex, bad); err != nil {
+			return err
+		}
 	}
 	return nil
-}
-
-func topLevelColumns(s *parquet.Schema) []string {
-	var out []string
-	for _, f := range s.Fields() {
-		out = append(out, f.Name())
-	}
-	return out
 }
 
 func parquetRow(task Task, path string, rowNo int, row parquet.Row, names []string, colIndex [3]int, kinds [3]parquet.Kind) (Example, *ParseError) {
@@ -829,15 +769,26 @@ func float32ToDecimal(f float32) float64 {
 // readJSONL reads JSON lines with the nyu-mll/glue field names, one object
 // per line (as written by datasets' to_json).
 func readJSONL(task Task, path string, c *collector) error {
+	fields := hfFields[task.Name]
+	return eachLine(path, c, func(lineNo int, line string) error {
+		if strings.TrimSpace(line) == "" {
+			return nil
+		}
+		ex, bad := parseJSONLRow(task, path, lineNo, line, fields)
+		return c.add(ex, bad)
+	})
+}
+
+// eachLine calls fn with each line of path (numbered from 1, the newline
+// kept) until the file ends, fn fails or c is full.
+func eachLine(path string, c *collector, fn func(lineNo int, line string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("glue: %w", err)
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<16)
-	fields := hfFields[task.Name]
-	lineNo := 0
-	for !c.full() {
+	for lineNo := 1; !c.full(); lineNo++ {
 		line, err := r.ReadString('\n')
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("glue: %s: %w", path, err)
@@ -845,12 +796,7 @@ func readJSONL(task Task, path string, c *collector) error {
 		if line == "" && err == io.EOF {
 			break
 		}
-		lineNo++
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		ex, bad := parseJSONLRow(task, path, lineNo, line, fields)
-		if err := c.add(ex, bad); err != nil {
+		if err := fn(lineNo, line); err != nil {
 			return err
 		}
 	}

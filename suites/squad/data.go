@@ -13,13 +13,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/vectorfit/harness/internal/parquetx"
 )
 
 // Answer is one gold answer.
@@ -452,38 +453,22 @@ func readParquet(ds *Dataset, raw []byte) error {
 	}
 	seen := map[string]int{}
 	rowNo := 0
-	buf := make([]parquet.Row, 128)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, err := rows.ReadRows(buf)
-			for _, row := range buf[:n] {
-				at := place{path: ds.Path, where: fmt.Sprintf("row %d (0-based)", rowNo)}
-				ex, err := parquetQuestion(ds, at, lay, row)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				if prev, dup := seen[ex.ID]; dup {
-					rows.Close()
-					at.id = ex.ID
-					return at.errorf("id already used by row %d (predictions are keyed by id)", prev)
-				}
-				seen[ex.ID] = rowNo
-				ds.Examples = append(ds.Examples, ex)
-				rowNo++
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("squad: %s: row %d (0-based): %w", ds.Path, rowNo, err)
-			}
+	for row, err := range parquetx.Rows(pf) {
+		if err != nil {
+			return fmt.Errorf("squad: %s: row %d (0-based): %w", ds.Path, rowNo, err)
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("squad: %s: %w", ds.Path, err)
+		at := place{path: ds.Path, where: fmt.Sprintf("row %d (0-based)", rowNo)}
+		ex, err := parquetQuestion(ds, at, lay, row)
+		if err != nil {
+			return err
 		}
+		if prev, dup := seen[ex.ID]; dup {
+			at.id = ex.ID
+			return at.errorf("id already used by row %d (predictions are keyed by id)", prev)
+		}
+		seen[ex.ID] = rowNo
+		ds.Examples = append(ds.Examples, ex)
+		rowNo++
 	}
 	return nil
 }

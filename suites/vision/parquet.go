@@ -1,16 +1,15 @@
 package vision
 
 import (
-	"encoding/json"
 	"fmt"
 	"image"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/vectorfit/harness/internal/parquetx"
 )
 
 // Hugging Face image datasets (uoft-cs/cifar10, ylecun/mnist, tanganke/gtsrb,
@@ -84,54 +83,31 @@ func ParquetShards(dir, split string) ([]string, error) {
 // readImageParquet appends the rows of one shard to d and returns the ClassLabel
 // names of its metadata (nil if it has none).
 func readImageParquet(path string, d *Dataset) ([]string, error) {
-	f, err := os.Open(path)
+	pf, f, err := parquetx.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("vision: %w", err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return nil, fmt.Errorf("vision: %s: not a readable parquet file: %w", path, err)
-	}
 	cols, err := findImageColumns(path, pf.Schema())
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]parquet.Row, 64)
 	rowNo := 0
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, err := rows.ReadRows(buf)
-			for _, row := range buf[:n] {
-				it, perr := cols.item(path, rowNo, row)
-				if perr != nil {
-					rows.Close()
-					return nil, perr
-				}
-				d.Items = append(d.Items, it)
-				rowNo++
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("vision: %s: row %d (0-based): %w", path, rowNo, err)
-			}
+	for row, err := range parquetx.Rows(pf) {
+		if err != nil {
+			return nil, fmt.Errorf("vision: %s: row %d (0-based): %w", path, rowNo, err)
 		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("vision: %s: %w", path, err)
+		it, err := cols.item(path, rowNo, row)
+		if err != nil {
+			return nil, err
 		}
+		d.Items = append(d.Items, it)
+		rowNo++
 	}
-	return classLabelNames(pf, cols.labelName), nil
+	return parquetx.ClassLabelNames(pf, cols.labelName), nil
 }
 
-// imageColumns are the leaf columns of one shard.
+// parquetColumns are the leaf columns of one shard.
 type parquetColumns struct {
 	imageName, labelName      string
 	bytesCol, pathCol, labCol int
@@ -150,7 +126,7 @@ func findImageColumns(path string, s *parquet.Schema) (parquetColumns, error) {
 		}
 	}
 	if c.imageName == "" {
-		return c, fmt.Errorf("vision: %s: no image column (want a struct {bytes, path} named one of %v; the file has %v)", path, imageColumns, topLevel(s))
+		return c, fmt.Errorf("vision: %s: no image column (want a struct {bytes, path} named one of %v; the file has %v)", path, imageColumns, parquetx.TopLevelColumns(s))
 	}
 	for _, name := range labelColumns {
 		if leaf, ok := s.Lookup(name); ok {
@@ -162,17 +138,9 @@ func findImageColumns(path string, s *parquet.Schema) (parquetColumns, error) {
 		}
 	}
 	if c.labelName == "" {
-		return c, fmt.Errorf("vision: %s: no label column (want one of %v; the file has %v)", path, labelColumns, topLevel(s))
+		return c, fmt.Errorf("vision: %s: no label column (want one of %v; the file has %v)", path, labelColumns, parquetx.TopLevelColumns(s))
 	}
 	return c, nil
-}
-
-func topLevel(s *parquet.Schema) []string {
-	var out []string
-	for _, f := range s.Fields() {
-		out = append(out, f.Name())
-	}
-	return out
 }
 
 // item builds the Item of one row; the encoded bytes are copied (parquet-go reuses
@@ -214,28 +182,4 @@ func (c parquetColumns) item(path string, rowNo int, row parquet.Row) (Item, err
 		where += " (" + file + ")"
 	}
 	return Item{Path: where, Label: label, load: func() (image.Image, error) { return decodeBytes(data) }}, nil
-}
-
-// classLabelNames reads the ClassLabel names of column from the datasets library's
-// metadata, nil when there are none.
-func classLabelNames(pf *parquet.File, column string) []string {
-	raw, ok := pf.Lookup("huggingface")
-	if !ok {
-		return nil
-	}
-	var meta struct {
-		Info struct {
-			Features map[string]struct {
-				Type  string   `json:"_type"`
-				Names []string `json:"names"`
-			} `json:"features"`
-		} `json:"info"`
-	}
-	if json.Unmarshal([]byte(raw), &meta) != nil {
-		return nil
-	}
-	if f, ok := meta.Info.Features[column]; ok && f.Type == "ClassLabel" {
-		return f.Names
-	}
-	return nil
 }

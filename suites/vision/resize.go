@@ -186,16 +186,7 @@ func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) resampleCoeffs 
 }
 
 // clip8 is Resample.c's clip8: the fixed-point sum back to 0..255.
-func clip8(v int32) uint8 {
-	v >>= precisionBits
-	switch {
-	case v < 0:
-		return 0
-	case v > 255:
-		return 255
-	}
-	return uint8(v)
-}
+func clip8(v int32) uint8 { return clamp8(v >> precisionBits) }
 
 // resize scales m to w×h as PIL's Image.resize(BILINEAR) does.
 func (m *rgb8) resize(w, h int) *rgb8 {
