@@ -213,3 +213,40 @@ func NoGrad(fn func()) {
 	defer torchx.SetGradEnabled(prev)
 	fn()
 }
+
+// LayerStates is an encoder that returns its per-layer hidden states as transformers'
+// output_hidden_states=True does: the embedding output, then the output of each layer in
+// order (NumHiddenLayers + 1 tensors, batch × seq × hidden), so that a divergence from a
+// reference can be located to the first layer where it appears. In is the model's input:
+// a Batch for the text encoders, a pixel tensor for ViT.
+type LayerStates[In any] interface {
+	HiddenStates(x In) []*ts.Tensor
+}
+
+// RunLayers applies n layers to the embedding output h, layer(i, h) giving layer i's
+// output; it is the one loop every encoder's forward pass goes through. With all nil
+// each intermediate state is freed as soon as the next exists and the last is returned;
+// otherwise every state, h first, is appended to *all (the caller owns and frees them)
+// and the last is also returned.
+func RunLayers(h *ts.Tensor, n int64, layer func(i int64, h *ts.Tensor) *ts.Tensor, all *[]*ts.Tensor) *ts.Tensor {
+	if all != nil {
+		*all = append(*all, h)
+	}
+	for i := range n {
+		next := layer(i, h)
+		if all != nil {
+			*all = append(*all, next)
+		} else {
+			h.MustDrop()
+		}
+		h = next
+	}
+	return h
+}
+
+// DropAll frees tensors, as returned by HiddenStates.
+func DropAll(xs []*ts.Tensor) {
+	for _, x := range xs {
+		x.MustDrop()
+	}
+}

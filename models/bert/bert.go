@@ -162,16 +162,22 @@ func (m *Model) Pooled(b models.Batch) *ts.Tensor {
 }
 
 // Encode returns the last hidden state, batch × seq × hidden.
-func (m *Model) Encode(b models.Batch) *ts.Tensor {
-	h := m.Embed(b)
+func (m *Model) Encode(b models.Batch) *ts.Tensor { return m.encode(b, nil) }
+
+// HiddenStates returns the embedding output and every layer's output (NumHiddenLayers + 1
+// tensors), as transformers' output_hidden_states; the last one is Encode's result.
+func (m *Model) HiddenStates(b models.Batch) []*ts.Tensor {
+	var all []*ts.Tensor
+	m.encode(b, &all)
+	return all
+}
+
+// encode is the encoder stack; with all non-nil it also keeps every hidden state.
+func (m *Model) encode(b models.Batch, all *[]*ts.Tensor) *ts.Tensor {
 	mask := m.attentionBias(b.AttentionMask)
 	defer mask.MustDrop()
-	for i := range m.Config.NumHiddenLayers {
-		next := m.layer(int(i), h, mask)
-		h.MustDrop()
-		h = next
-	}
-	return h
+	layer := func(i int64, h *ts.Tensor) *ts.Tensor { return m.layer(int(i), h, mask) }
+	return models.RunLayers(m.Embed(b), m.Config.NumHiddenLayers, layer, all)
 }
 
 // Embed is the embedding output: LayerNorm(word + position + token type), dropout.
@@ -260,3 +266,5 @@ func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
 
 // NumLabels is the width of the classification head (1 for regression).
 func (m *Model) NumLabels() int64 { return m.Config.NumLabels }
+
+var _ models.LayerStates[models.Batch] = (*Model)(nil)

@@ -44,7 +44,7 @@ func TestRobertaMatchesTransformers(t *testing.T) {
 	if got, want := pos.Int64Values(), io["position_ids"].Int64Values(); !slices.Equal(got, want) {
 		t.Errorf("position ids %v, want %v", got, want)
 	}
-	compare.Close(t, "hidden_states_0", m.Embed(b), io["hidden_states_0"], 1e-4)
+	compare.HiddenStates(t, m.HiddenStates(b), io, "", 1e-4)
 	compare.Close(t, "last_hidden_state", m.Encode(b), io["last_hidden_state"], 1e-4)
 	compare.Close(t, "logits", m.Forward(b), io["logits"], 1e-4)
 }
@@ -77,6 +77,7 @@ func TestSpanHeadMatchesTransformers(t *testing.T) {
 	m.SetTraining(false)
 	io := compare.LoadIO(t, bertQAFixtures)
 	b := models.Batch{InputIDs: io["input_ids"], AttentionMask: io["attention_mask"], TokenTypeIDs: io["token_type_ids"]}
+	compare.HiddenStates(t, m.HiddenStates(b), io, "", 1e-4)
 	compare.Close(t, "last_hidden_state", m.Encode(b), io["last_hidden_state"], 1e-4)
 	out := m.Forward(b)
 	if got := out.MustSize(); len(got) != 3 || got[0] != 3 || got[1] != 12 || got[2] != 2 {

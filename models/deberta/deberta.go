@@ -162,3 +162,5 @@ func assemble(c Config, head Head, tensors map[string]*ts.Tensor) (*Model, error
 
 // NumLabels is the width of the classification head (1 for regression).
 func (m *Model) NumLabels() int64 { return m.Config.NumLabels }
+
+var _ models.LayerStates[models.Batch] = (*Model)(nil)

@@ -83,6 +83,7 @@ func TestForwardMatchesTransformers(t *testing.T) {
 			for _, c := range checks {
 				compare.Close(t, c.name, c.got, want[c.name], 1e-4)
 			}
+			compare.HiddenStates(t, m.HiddenStates(b), want, "", 1e-4)
 		})
 	}
 }

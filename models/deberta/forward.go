@@ -52,7 +52,18 @@ func (m *Model) Pool(h *ts.Tensor) *ts.Tensor {
 }
 
 // Encode returns the last hidden state, batch × seq × hidden.
-func (m *Model) Encode(b models.Batch) *ts.Tensor {
+func (m *Model) Encode(b models.Batch) *ts.Tensor { return m.encode(b, nil) }
+
+// HiddenStates returns the embedding output and every layer's output (NumHiddenLayers + 1
+// tensors), as transformers' output_hidden_states; the last one is Encode's result.
+func (m *Model) HiddenStates(b models.Batch) []*ts.Tensor {
+	var all []*ts.Tensor
+	m.encode(b, &all)
+	return all
+}
+
+// encode is the encoder stack; with all non-nil it also keeps every hidden state.
+func (m *Model) encode(b models.Batch, all *[]*ts.Tensor) *ts.Tensor {
 	mask := inputMask(b)
 	defer mask.MustDrop()
 	h := m.embed(b, mask)
@@ -63,12 +74,8 @@ func (m *Model) Encode(b models.Batch) *ts.Tensor {
 		rel = m.relativeTable(mask.MustSize()[1], mask.MustDevice())
 		defer rel.drop()
 	}
-	for i := range m.Config.NumHiddenLayers {
-		next := m.layer(i, h, masked, rel)
-		h.MustDrop()
-		h = next
-	}
-	return h
+	layer := func(i int64, h *ts.Tensor) *ts.Tensor { return m.layer(i, h, masked, rel) }
+	return models.RunLayers(h, m.Config.NumHiddenLayers, layer, all)
 }
 
 // Embed is the embedding output (batch × seq × hidden), the input of the first layer.

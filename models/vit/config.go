@@ -1,9 +1,9 @@
 // Package vit is the Vision Transformer (Dosovitskiy et al., "An Image is Worth 16x16
 // Words") on gotch, as Hugging Face's ViTForImageClassification computes it: 16×16
 // patches embedded by a strided convolution, a learned [CLS] token, learned position
-// embeddings (interpolated bicubically when the image size differs from pre-training),
-// pre-LayerNorm encoder blocks, a final LayerNorm and a linear head on the [CLS] token.
-// It is built from a config.json and loaded from model.safetensors by Hugging Face's
+// embeddings (resized bicubically, when asked, for images of another size than at
+// pre-training), pre-LayerNorm encoder blocks, a final LayerNorm and a linear head on
+// the [CLS] token. It is built from a config.json and loaded from model.safetensors by Hugging Face's
 // names, and exposes its six block linears to the methods exactly as the BERT encoder
 // does, so VectorFit, LoRA and full fine-tuning run on it unchanged.
 package vit

@@ -96,6 +96,11 @@ func ShapeOf(c Config) models.Shape { return models.ShapeOfSpecs(Specs(c), Linea
 type Model struct {
 	models.Weights
 	Config Config
+	// InterpolatePos lets the model take images of another size than Config.ImageSize by
+	// resizing its position embeddings, as transformers' interpolate_pos_encoding=True
+	// does. Off (the default, as in transformers), another size is an error: a model
+	// silently run at a resolution it was not trained at is a different model.
+	InterpolatePos bool
 }
 
 // New builds a model with transformers' random initialisation drawn from seed on the
@@ -120,9 +125,9 @@ func assemble(c Config, tensors map[string]*ts.Tensor) (*Model, error) {
 }
 
 // CheckInput says whether pixel batches of this shape (batch × channels × height ×
-// width) fit the model: the channel count must match and each side must hold at least
-// one patch. Other sizes than the pre-training one are fine: the position embeddings
-// are interpolated.
+// width) fit the model: the channel count must match, and the image must have the
+// pre-training size (config.json's image_size) unless InterpolatePos is set, in which
+// case each side must hold at least one patch.
 func (m *Model) CheckInput(shape []int64) error {
 	c := m.Config
 	switch {
@@ -132,6 +137,11 @@ func (m *Model) CheckInput(shape []int64) error {
 		return fmt.Errorf("vit: pixel batch has %d channels, the model %d", shape[1], c.NumChannels)
 	case shape[2] < c.PatchSize || shape[3] < c.PatchSize:
 		return fmt.Errorf("vit: image %d×%d is smaller than one %d×%d patch", shape[2], shape[3], c.PatchSize, c.PatchSize)
+	case !m.InterpolatePos && (shape[2] != c.ImageSize || shape[3] != c.ImageSize):
+		return fmt.Errorf("vit: image %d×%d, but the model's position embeddings are for %d×%d (config.json image_size %d): "+
+			"resize the images to %d×%d, or interpolate the position embeddings (InterpolatePos; runner flag -interpolate-pos, "+
+			"transformers' interpolate_pos_encoding=True)",
+			shape[2], shape[3], c.ImageSize, c.ImageSize, c.ImageSize, c.ImageSize, c.ImageSize)
 	}
 	return nil
 }
@@ -150,15 +160,25 @@ func (m *Model) Forward(pixels *ts.Tensor) *ts.Tensor {
 // Encode returns the last hidden state after the final LayerNorm (transformers'
 // ViTModel last_hidden_state), batch × (1 + patches) × hidden.
 func (m *Model) Encode(pixels *ts.Tensor) *ts.Tensor {
-	h := m.Embed(pixels)
-	for i := range m.Config.NumHiddenLayers {
-		next := m.layer(int(i), h)
-		h.MustDrop()
-		h = next
-	}
-	out := m.layerNorm(prefix+"layernorm", h)
-	h.MustDrop()
-	return out
+	h := m.encode(pixels, nil)
+	defer h.MustDrop()
+	return m.layerNorm(prefix+"layernorm", h)
+}
+
+// HiddenStates returns the embedding output and every layer's output (NumHiddenLayers + 1
+// tensors), as transformers' output_hidden_states: before the final LayerNorm, which
+// only Encode's last_hidden_state has.
+func (m *Model) HiddenStates(pixels *ts.Tensor) []*ts.Tensor {
+	var all []*ts.Tensor
+	m.encode(pixels, &all)
+	return all
+}
+
+// encode is the encoder stack without the final LayerNorm; with all non-nil it also
+// keeps every hidden state.
+func (m *Model) encode(pixels *ts.Tensor, all *[]*ts.Tensor) *ts.Tensor {
+	layer := func(i int64, h *ts.Tensor) *ts.Tensor { return m.layer(int(i), h) }
+	return models.RunLayers(m.Embed(pixels), m.Config.NumHiddenLayers, layer, all)
 }
 
 // Embed is the embedding output: [CLS] followed by the patch embeddings, plus the
@@ -194,8 +214,9 @@ func (m *Model) patchEmbed(pixels *ts.Tensor) *ts.Tensor {
 }
 
 // positionEmbeddings returns 1 × (1 + patches) × hidden position embeddings for an
-// image of height × width. At the pre-training resolution they are the learned ones;
-// otherwise the patch grid of embeddings is resized bicubically, exactly as
+// image of height × width (another size than the pre-training one only with
+// InterpolatePos, see CheckInput). At the pre-training resolution they are the learned
+// ones; otherwise the patch grid of embeddings is resized bicubically, exactly as
 // transformers' interpolate_pos_encoding (from DINO) does it: the target grid is
 // offset by 0.1 patch to avoid a floating-point off-by-one in the output size, and
 // the interpolation uses that scale factor, not the ratio of sizes.
@@ -266,4 +287,7 @@ func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
 // NumLabels is the width of the classification head.
 func (m *Model) NumLabels() int64 { return m.Config.NumLabels }
 
-var _ models.Model = (*Model)(nil)
+var (
+	_ models.Model                   = (*Model)(nil)
+	_ models.LayerStates[*ts.Tensor] = (*Model)(nil)
+)

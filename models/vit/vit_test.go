@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,36 +29,51 @@ func loadFixture(t *testing.T) (*Model, map[string]*ts.Tensor) {
 }
 
 // The forward pass equals transformers' ViTForImageClassification (eval mode) on the
-// same weights, at the pre-training size (16×16) and at a larger, non-square size
-// (24×20, position embeddings interpolated); see scripts/fixtures/gen_vit.py.
+// same weights, at the pre-training size (16×16) and, with InterpolatePos, at a larger,
+// non-square size (24×20, position embeddings interpolated as interpolate_pos_encoding
+// does), every layer's hidden state included; see scripts/fixtures/gen_vit.py.
 func TestForwardMatchesTransformers(t *testing.T) {
 	m, io := loadFixture(t)
 	m.SetTraining(false)
-	for _, suffix := range []string{"", "_interp"} {
-		px := io["pixel_values"+suffix]
-		var checks []struct {
-			name string
-			got  *ts.Tensor
-		}
+	for _, tc := range []struct {
+		suffix      string
+		interpolate bool
+	}{{"", false}, {"_interp", true}} {
+		m.InterpolatePos = tc.interpolate
+		px := io["pixel_values"+tc.suffix]
 		models.NoGrad(func() {
-			checks = append(checks,
-				struct {
-					name string
-					got  *ts.Tensor
-				}{"hidden_states_0", m.Embed(px)},
-				struct {
-					name string
-					got  *ts.Tensor
-				}{"last_hidden_state", m.Encode(px)},
-				struct {
-					name string
-					got  *ts.Tensor
-				}{"logits", m.Forward(px)})
+			compare.HiddenStates(t, m.HiddenStates(px), io, tc.suffix, 1e-4)
+			compare.Close(t, "last_hidden_state"+tc.suffix, m.Encode(px), io["last_hidden_state"+tc.suffix], 1e-4)
+			compare.Close(t, "logits"+tc.suffix, m.Forward(px), io["logits"+tc.suffix], 1e-4)
 		})
-		for _, c := range checks {
-			compare.Close(t, c.name+suffix, c.got, io[c.name+suffix], 1e-4)
+	}
+}
+
+// Without InterpolatePos an image of another size than config.json's image_size is an
+// error naming both sizes and the option, as transformers raises one without
+// interpolate_pos_encoding; at the pre-training size the option changes nothing.
+func TestOtherImageSizeNeedsInterpolation(t *testing.T) {
+	m, io := loadFixture(t)
+	m.SetTraining(false)
+	px := io["pixel_values_interp"] // 24×20, the model's image_size is 16
+	err := m.CheckInput(px.MustSize())
+	for _, want := range []string{"image 24×20", "16×16", "image_size 16", "-interpolate-pos", "interpolate_pos_encoding"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckInput(%v) = %v, want an error saying %q", px.MustSize(), err, want)
 		}
 	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "interpolate_pos_encoding") {
+				t.Errorf("Forward on a 24×20 image without InterpolatePos: panic %v, want the size error", r)
+			}
+		}()
+		m.Forward(px)
+	}()
+	m.InterpolatePos = true
+	models.NoGrad(func() {
+		compare.Close(t, "logits with InterpolatePos at 16×16", m.Forward(io["pixel_values"]), io["logits"], 1e-4)
+	})
 }
 
 // Training mode turns dropout on: outputs change, so SetTraining really switches it.
@@ -79,7 +95,8 @@ func TestCheckInput(t *testing.T) {
 		want  string
 	}{
 		{[]int64{2, 3, 32, 32}, ""},
-		{[]int64{2, 3, 48, 40}, ""},
+		{[]int64{2, 3, 48, 40}, "image 48×40, but the model's position embeddings are for 32×32"},
+		{[]int64{2, 3, 36, 36}, "image 36×36"},
 		{[]int64{2, 1, 32, 32}, "1 channels, the model 3"},
 		{[]int64{2, 3, 2, 32}, "smaller than one 4×4 patch"},
 		{[]int64{3, 32, 32}, "want batch × 3 × height × width"},
@@ -243,6 +260,7 @@ func TestInterpolatedPositionsGetGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.InterpolatePos = true
 	px := models.Normal(models.NewRNG(3, 0), 1, 2, 3, 40, 48) // 10×12 patches instead of 8×8
 	out := m.Forward(px)
 	if got := out.MustSize(); !slices.Equal(got, []int64{2, 10}) {
