@@ -8,6 +8,10 @@ import (
 // PadBatch builds a batch of token sequences padded to the longest one (dynamic
 // padding): ids filled with padID, token types with 0, the attention mask 1 on real
 // tokens. ids[i] and types[i] have equal lengths. The tensors are placed on dev.
+//
+// This is the one place where the harness pads: the sequences are unpadded encodings
+// (tokenize.Encoding never holds padding, whatever the tokenizer.json asks), so their
+// lengths are the real tokens and the mask is right.
 func PadBatch(ids, types [][]int64, padID int64, dev gotch.Device) Batch {
 	longest := 0
 	for _, s := range ids {

@@ -2,11 +2,15 @@
 // (WordPiece, BPE, Unigram) and carries the harness's built-in tokenizer for the tiny model.
 //
 // Files are read with sugarme/tokenizer, with workarounds where it encodes differently
-// from Hugging Face `tokenizers` (see fixBertNormalizer, truncate, and unigram.go: for
-// Unigram models the whole single-sequence encoding is done here). Encodings of
-// DeBERTa-v3-style Unigram tokenizers are tested to be identical to `tokenizers` 0.19.1
-// (ids, type ids, byte offsets), as are those of the built-in tokenizer (offsets on
-// ASCII text).
+// from Hugging Face `tokenizers` (see fixBertNormalizer, truncate, wordPieceBytes, and
+// unigram.go: for Unigram models the whole single-sequence encoding is done here);
+// truncation, question-answering windows (EncodeWindows) and special-token layout are
+// done here too. A file's own "padding" and "truncation" blocks are ignored (see wrap).
+// Encodings of DeBERTa-v3-style Unigram tokenizers are tested to be identical to
+// `tokenizers` 0.19.1 (ids, type ids, byte offsets), as are those of the built-in
+// tokenizer (offsets on ASCII text) and those of the real all-MiniLM-L6-v2 WordPiece
+// tokenizer on real GLUE and SQuAD text (every field, windows included; a few
+// hand-written edge strings still differ: see knownDivergent in minilm_test.go).
 //
 // # DeBERTa-v3
 //
@@ -46,18 +50,34 @@ type Tokenizer struct {
 	mu     sync.Mutex // truncation is tokenizer state in sugarme/tokenizer
 	tk     *tokenizer.Tokenizer
 	// unigram, for Unigram models, encodes single sequences in place of sugarme (see
-	// unigram.go for why); sugarme still post-processes, pads and holds the vocabulary.
+	// unigram.go for why); sugarme still post-processes and holds the vocabulary. (It
+	// never pads or truncates: wrap clears the file's settings.)
 	unigram *unigramPipeline
 	padID   int64
 }
 
-// Encoding is one encoded input: [CLS] a [SEP] (b [SEP]) for BERT-style tokenizers.
+// Encoding is one encoded input: [CLS] a [SEP] (b [SEP]) for BERT-style tokenizers, as
+// Hugging Face tokenizers returns it with padding off. An Encoding is never padded, and
+// a tokenizer.json's own "padding" and "truncation" blocks never change it: the caller
+// chooses the max length and strategy (Encode, EncodeWindows), and models.PadBatch pads
+// a batch, where the padding gets attention mask 0.
 type Encoding struct {
 	IDs     []int64
 	TypeIDs []int64
-	// Offsets are each token's [start, end) byte offsets in its own text (a or b);
-	// special tokens have [0, 0).
+	// AttentionMask is 1 on every token: an encoding holds no padding.
+	AttentionMask []int64
+	// SpecialTokensMask is 1 on the tokens the post-processor added ([CLS], [SEP],
+	// <s>, </s>) and 0 on the text's own tokens, even a "[SEP]" written in the text,
+	// as in tokenizers.
+	SpecialTokensMask []int64
+	// Offsets are each token's [start, end) BYTE offsets in its own text (a or b, as
+	// SequenceIDs says), so that a[o[0]:o[1]] is the token's text; special tokens have
+	// [0, 0). tokenizers' Python API (return_offsets_mapping) counts characters (code
+	// points) instead; suites/squad converts, as SQuAD's answer_start counts characters.
 	Offsets [][2]int
+	// SequenceIDs says where each token comes from: 0 for a, 1 for b, -1 for a special
+	// token (tokenizers' sequence_ids(), with -1 for None).
+	SequenceIDs []int
 }
 
 // Load reads a tokenizer.json.
@@ -165,7 +185,13 @@ func wrap(tk *tokenizer.Tokenizer, source string) (*Tokenizer, error) {
 	case *wordpiece.WordPiece, wordpiece.WordPiece:
 		tk.WithModel(wordPieceBytes{tk.GetModel()}) // byte offsets, as everywhere else
 	}
-	tk.WithTruncation(nil) // Encode truncates as tokenizers does; the file's setting would cut again
+	// A tokenizer.json may carry its own "truncation" and "padding" blocks (every
+	// sentence-transformers model pads to a fixed 128, for one). The harness applies its
+	// protocol's max length and strategy in Encode, and pads only when it batches (with an
+	// attention mask); the file's settings would cut again or pad with tokens the model
+	// then attends to.
+	tk.WithTruncation(nil)
+	tk.WithPadding(nil)
 	t := &Tokenizer{Source: source, tk: tk}
 	for _, pad := range []string{"[PAD]", "<pad>"} {
 		if id, ok := tk.TokenToId(pad); ok {
@@ -190,8 +216,9 @@ func (t *Tokenizer) TokenID(tok string) (int64, bool) {
 
 // Encode encodes a, or the pair (a, b) when pair is true, with the special tokens,
 // truncated longest-first to maxLen tokens in all (0: no truncation), as Hugging Face
-// tokenizers does. (sugarme/tokenizer's own pair truncation leaves pairs uncut.) An empty
-// b still makes a pair, "[CLS] a [SEP] [SEP]", as in tokenizers; transformers'
+// tokenizers does with truncation="longest_first" (transformers' truncation=True) and
+// no padding. (sugarme/tokenizer's own pair truncation leaves pairs uncut.) An empty b
+// still makes a pair, "[CLS] a [SEP] [SEP]", as in tokenizers; transformers'
 // tokenizer(a, "") would drop it.
 func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (enc Encoding, err error) {
 	t.mu.Lock()
@@ -201,30 +228,24 @@ func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (enc Encoding, er
 			enc, err = Encoding{}, fmt.Errorf("tokenize %q / %q: %v", a, b, r)
 		}
 	}()
-	first, err := t.encodeOne(a, 0)
+	first, err := t.pieces(a)
 	if err != nil {
-		return Encoding{}, fmt.Errorf("tokenize %q: %w", a, err)
+		return Encoding{}, err
 	}
-	var second *tokenizer.Encoding
+	var second *Pieces
 	if pair {
-		if second, err = t.encodeOne(b, 1); err != nil {
-			return Encoding{}, fmt.Errorf("tokenize %q: %w", b, err)
+		p, err := t.pieces(b)
+		if err != nil {
+			return Encoding{}, err
 		}
+		second = &p
 	}
 	if maxLen > 0 {
 		if first, second, err = t.truncate(first, second, maxLen); err != nil {
 			return Encoding{}, err
 		}
 	}
-	return convert(t.tk.PostProcess(first, second, true)), nil
-}
-
-// encodeOne encodes one text without special tokens, offsets in bytes.
-func (t *Tokenizer) encodeOne(text string, typeID int) (*tokenizer.Encoding, error) {
-	if t.unigram != nil {
-		return t.unigram.encode(text, typeID)
-	}
-	return t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), typeID, tokenizer.Byte)
+	return t.join(first, second)
 }
 
 // truncate cuts the pair so that it fits maxLen with its special tokens, as tokenizers'
@@ -232,42 +253,29 @@ func (t *Tokenizer) encodeOne(text string, typeID int) (*tokenizer.Encoding, err
 // one (the second on ties) the odd token; if only the longer must, it gets the rest.
 // tokenizers silently skips truncation when maxLen is below the special-token count (an
 // unsigned wrap-around); that is an error here.
-func (t *Tokenizer) truncate(first, second *tokenizer.Encoding, maxLen int) (*tokenizer.Encoding, *tokenizer.Encoding, error) {
-	added := 0
-	if pp := t.tk.GetPostProcessor(); pp != nil {
-		added = pp.AddedTokens(second != nil)
-	}
-	n1, n2 := len(first.GetIds()), 0
-	if second != nil {
-		n2 = len(second.GetIds())
-	}
+func (t *Tokenizer) truncate(first Pieces, second *Pieces, maxLen int) (Pieces, *Pieces, error) {
+	added := t.addedTokens(second != nil)
 	budget := maxLen - added
 	if budget < 0 {
-		return nil, nil, fmt.Errorf("tokenize: max length %d leaves no room beside %d special tokens", maxLen, added)
+		return Pieces{}, nil, fmt.Errorf("tokenize: max length %d leaves no room beside %d special tokens", maxLen, added)
 	}
 	if second == nil {
-		n1 = min(n1, budget)
-	} else if n1+n2 > budget {
+		return first.head(budget), nil, nil
+	}
+	n1, n2 := len(first.IDs), len(second.IDs)
+	if n1+n2 > budget {
 		n1, n2 = longestFirst(n1, n2, budget)
 	}
-	return head(first, n1), head(second, n2), nil
+	b := second.head(n2)
+	return first.head(n1), &b, nil
 }
 
-// head keeps the first n tokens. (sugarme's Truncate refuses n = 0, panics on an
-// encoding without word indices, and cuts the rest into overflowing windows that its
-// post-processor then deep-copies through encoding/gob: 10.8 ms for a SQuAD-sized pair
-// cut to 64 tokens, against 0.5 ms with head.)
-func head(e *tokenizer.Encoding, n int) *tokenizer.Encoding {
-	if e == nil || len(e.Ids) <= n {
-		return e
+// addedTokens is the number of special tokens the post-processor adds.
+func (t *Tokenizer) addedTokens(pair bool) int {
+	if pp := t.tk.GetPostProcessor(); pp != nil {
+		return pp.AddedTokens(pair)
 	}
-	cut := func(xs []int) []int { return xs[:min(n, len(xs))] }
-	var words []int
-	if e.Words != nil {
-		words = cut(e.Words)
-	}
-	return tokenizer.NewEncoding(cut(e.Ids), cut(e.TypeIds), e.Tokens[:min(n, len(e.Tokens))], e.Offsets[:min(n, len(e.Offsets))],
-		cut(e.SpecialTokenMask), cut(e.AttentionMask), nil, tokenizer.WithWordsEncodingOpt(words))
+	return 0
 }
 
 // longestFirst is tokenizers' LongestFirst split of budget between lengths n1 and n2
@@ -286,18 +294,4 @@ func longestFirst(n1, n2, budget int) (int, int) {
 		return long, short
 	}
 	return short, long
-}
-
-func convert(enc *tokenizer.Encoding) Encoding {
-	out := Encoding{}
-	for _, id := range enc.GetIds() {
-		out.IDs = append(out.IDs, int64(id))
-	}
-	for _, id := range enc.GetTypeIds() {
-		out.TypeIDs = append(out.TypeIDs, int64(id))
-	}
-	for _, o := range enc.GetOffsets() {
-		out.Offsets = append(out.Offsets, [2]int{o[0], o[1]})
-	}
-	return out
 }

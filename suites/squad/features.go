@@ -38,13 +38,15 @@ type Feature struct {
 	StartPos, EndPos int
 }
 
-// BuildFeatures tokenises question and context separately and lays out the
-// windows of each example (transformers' run_qa prepare_train_features and
-// prepare_validation_features with truncation="only_second"): the question,
-// left-stripped and cut to maxQueryLen tokens (0: no limit), then as much context
-// as fits in maxLen with the special tokens; each next window starts docStride
-// tokens before the previous one ended (docStride is the overlap, as the
-// tokenizer's stride).
+// BuildFeatures lays out the windows of each example as transformers' run_qa
+// (prepare_train_features and prepare_validation_features) does through the tokenizer
+// with truncation="only_second" and return_overflowing_tokens (tokenize.JoinWindows,
+// equal to tokenizers 0.19): the question, left-stripped and cut to maxQueryLen tokens
+// (0: no limit; run_qa has no such limit, the older run_squad does), then as much
+// context as fits in maxLen with the special tokens; each next window starts docStride
+// tokens before the previous one ended (docStride is the overlap, as the tokenizer's
+// stride). Offsets of question and special tokens become {-1, -1}, as run_qa sets
+// them to None in its validation features.
 //
 // One difference from run_qa: when the answer starts in the last context token of
 // a window, run_qa's search runs past the context (its own comment: "we could go
@@ -85,10 +87,11 @@ type featureBuilder struct {
 	contexts                 map[string]contextPieces // SQuAD asks several questions per context
 }
 
-// contextPieces is a tokenised context with character offsets.
+// contextPieces is a tokenised context and, for its byte offsets, the character
+// offsets: runesBefore[i] is the number of code points that start before byte i.
 type contextPieces struct {
-	pieces tokenize.Pieces
-	chars  [][2]int
+	pieces      tokenize.Pieces
+	runesBefore []int
 }
 
 func (b *featureBuilder) context(text string) (contextPieces, error) {
@@ -99,28 +102,34 @@ func (b *featureBuilder) context(text string) (contextPieces, error) {
 	if err != nil {
 		return contextPieces{}, err
 	}
-	c := contextPieces{pieces: p, chars: charOffsets(text, p.Offsets)}
+	c := contextPieces{pieces: p, runesBefore: runesBefore(text)}
 	b.contexts[text] = c
 	return c, nil
 }
 
-// charOffsets turns byte offsets into code-point offsets (Python str indices).
-func charOffsets(text string, bytes [][2]int) [][2]int {
-	// runesBefore[i] = number of code points that start before byte i.
-	runesBefore := make([]int, len(text)+1)
+// runesBefore maps each byte position of text (and its end) to the number of code
+// points that start before it: byte offsets to Python str indices.
+func runesBefore(text string) []int {
+	out := make([]int, len(text)+1)
 	n := 0
 	for i := 0; i < len(text); {
 		_, size := utf8.DecodeRuneInString(text[i:])
 		for k := 0; k < size; k++ {
-			runesBefore[i+k] = n
+			out[i+k] = n
 		}
 		n++
 		i += size
 	}
-	runesBefore[len(text)] = n
+	out[len(text)] = n
+	return out
+}
+
+// charOffsets turns byte offsets into code-point offsets (Python str indices).
+func charOffsets(text string, bytes [][2]int) [][2]int {
+	at := runesBefore(text)
 	out := make([][2]int, len(bytes))
 	for i, o := range bytes {
-		out[i] = [2]int{runesBefore[o[0]], runesBefore[o[1]]}
+		out[i] = [2]int{at[o[0]], at[o[1]]}
 	}
 	return out
 }
@@ -137,23 +146,17 @@ func (b *featureBuilder) build(index int, ex Example) ([]Feature, error) {
 	if err != nil {
 		return nil, err
 	}
-	probe, _ := b.tok.JoinPair(q, tokenize.Pieces{})
-	budget := b.maxLen - len(probe.IDs) // context tokens per window
-	windows, err := windowsOf(len(ctx.pieces.IDs), budget, b.stride)
+	windows, err := b.tok.JoinWindows(q, ctx.pieces, b.maxLen, b.stride)
 	if err != nil {
-		return nil, fmt.Errorf("%w (%d question tokens, %d special tokens, max length %d)", err, len(q.IDs), len(probe.IDs)-len(q.IDs), b.maxLen)
+		return nil, err
 	}
 	out := make([]Feature, 0, len(windows))
-	for _, w := range windows {
-		part := tokenize.Pieces{IDs: ctx.pieces.IDs[w[0]:w[1]], Offsets: ctx.pieces.Offsets[w[0]:w[1]]}
-		enc, seq := b.tok.JoinPair(q, part)
+	for _, enc := range windows {
 		f := Feature{Example: index, ExampleID: ex.ID, InputIDs: enc.IDs, TypeIDs: enc.TypeIDs, Offsets: make([][2]int, len(enc.IDs))}
-		k := w[0]
-		for i, s := range seq {
-			f.Offsets[i] = [2]int{-1, -1}
-			if s == 1 {
-				f.Offsets[i] = ctx.chars[k]
-				k++
+		for i, o := range enc.Offsets {
+			f.Offsets[i] = [2]int{-1, -1} // run_qa: None outside the context
+			if enc.SequenceIDs[i] == 1 {
+				f.Offsets[i] = [2]int{ctx.runesBefore[o[0]], ctx.runesBefore[o[1]]}
 			}
 		}
 		if i := slices.Index(enc.IDs, b.cls); i >= 0 {
@@ -163,28 +166,6 @@ func (b *featureBuilder) build(index int, ex Example) ([]Feature, error) {
 		out = append(out, f)
 	}
 	return out, nil
-}
-
-// windowsOf is tokenizers' Encoding::truncate with a stride: windows of budget
-// tokens starting every budget−stride tokens, the last one ending at n.
-func windowsOf(n, budget, stride int) ([][2]int, error) {
-	if budget <= 0 {
-		return nil, fmt.Errorf("the question leaves no room for the context")
-	}
-	if n <= budget {
-		return [][2]int{{0, n}}, nil
-	}
-	if stride >= budget {
-		return nil, fmt.Errorf("doc stride %d must be smaller than the %d context tokens a window holds", stride, budget)
-	}
-	var out [][2]int
-	for start := 0; ; start += budget - stride {
-		stop := min(start+budget, n)
-		out = append(out, [2]int{start, stop})
-		if stop == n {
-			return out, nil
-		}
-	}
 }
 
 // targets finds the first gold answer's tokens in the window, or CLS.

@@ -108,7 +108,11 @@ func TestJoinPairMatchesEncode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, seq := tok.JoinPair(a, b)
+		got, err := tok.JoinPair(a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := got.SequenceIDs
 		want, err := tok.Encode(c[0], c[1], true, 0)
 		if err != nil {
 			t.Fatal(err)
