@@ -2,11 +2,12 @@ package tokenize
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
 
-// aligned is Hugging Face's NormalizedString, reduced to what the Unigram pipeline needs:
+// aligned is Hugging Face's NormalizedString, reduced to what the pipeline needs:
 // the text as normalized so far and, for each of its bytes, the [start, end) byte range of
 // the input text it comes from. Token offsets are read from these alignments, so every
 // operation below updates them exactly as `tokenizers` (0.19) does, quirks included.
@@ -181,4 +182,53 @@ func isSpace(r rune) bool {
 		return true
 	}
 	return r >= 0x2000 && r <= 0x200A
+}
+
+// filter keeps the characters keep accepts, as tokenizers' NormalizedString::filter: a
+// kept character replaces itself and the removed ones right after it, and removed
+// characters at the very start are the transformation's initial offset.
+func (a aligned) filter(keep func(rune) bool) (aligned, error) {
+	runes := []rune(a.s)
+	dest := make([]change, 0, len(runes))
+	removed := 0
+	for i := len(runes) - 1; i >= 0; i-- { // backwards, as tokenizers counts the removals
+		if !keep(runes[i]) {
+			removed++
+			continue
+		}
+		dest = append(dest, change{runes[i], -removed})
+		removed = 0
+	}
+	if len(dest) == len(runes) {
+		return a, nil
+	}
+	slices.Reverse(dest)
+	return a.transform(dest, removed)
+}
+
+// mapRunes replaces every character by f of it (tokenizers' NormalizedString::map):
+// each new character takes the alignment of the one it replaces.
+func (a aligned) mapRunes(f func(rune) rune) aligned {
+	changed := false
+	for _, r := range a.s {
+		if f(r) != r {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return a
+	}
+	out := aligned{align: make([][2]int, 0, len(a.align)), start: a.start}
+	var b strings.Builder
+	b.Grow(len(a.s))
+	for i, r := range a.s {
+		c := f(r)
+		b.WriteRune(c)
+		for range utf8.RuneLen(c) {
+			out.align = append(out.align, a.align[i])
+		}
+	}
+	out.s = b.String()
+	return out
 }

@@ -1,16 +1,21 @@
 // Package tokenize turns text into model inputs with Hugging Face tokenizer.json files
 // (WordPiece, BPE, Unigram) and carries the harness's built-in tokenizer for the tiny model.
 //
-// Files are read with sugarme/tokenizer, with workarounds where it encodes differently
-// from Hugging Face `tokenizers` (see fixBertNormalizer, truncate, wordPieceBytes, and
-// unigram.go: for Unigram models the whole single-sequence encoding is done here);
-// truncation, question-answering windows (EncodeWindows) and special-token layout are
-// done here too. A file's own "padding" and "truncation" blocks are ignored (see wrap).
+// Files are read with sugarme/tokenizer, which keeps the vocabulary and adds the
+// special tokens (post-processing). For WordPiece (BERT family) and Unigram models the
+// whole single-sequence encoding is done here instead, because sugarme's differs from
+// Hugging Face `tokenizers` (pipeline.go says where): added tokens, normalizers
+// (bert.go, precompiled.go, with offsets aligned as tokenizers aligns them: aligned.go),
+// pre-tokenizers and the models. BPE files are still encoded by sugarme. Truncation,
+// question-answering windows (EncodeWindows) and special-token layout are done here too.
+// A file's own "padding" and "truncation" blocks are ignored (see wrap).
+//
 // Encodings of DeBERTa-v3-style Unigram tokenizers are tested to be identical to
 // `tokenizers` 0.19.1 (ids, type ids, byte offsets), as are those of the built-in
-// tokenizer (offsets on ASCII text) and those of the real all-MiniLM-L6-v2 WordPiece
-// tokenizer on real GLUE and SQuAD text (every field, windows included; a few
-// hand-written edge strings still differ: see knownDivergent in minilm_test.go).
+// tokenizer and those of the real all-MiniLM-L6-v2 WordPiece tokenizer, on real GLUE
+// and SQuAD text, hand-written edge strings and random strings (every field, windows
+// included), and BERT's character handling on every Unicode code point
+// (TestBertCharactersMatchHuggingFace).
 //
 // # DeBERTa-v3
 //
@@ -36,8 +41,6 @@ import (
 	"sync"
 
 	"github.com/sugarme/tokenizer"
-	"github.com/sugarme/tokenizer/model/wordpiece"
-	"github.com/sugarme/tokenizer/normalizer"
 	"github.com/sugarme/tokenizer/pretrained"
 )
 
@@ -49,11 +52,11 @@ type Tokenizer struct {
 	Source string
 	mu     sync.Mutex // truncation is tokenizer state in sugarme/tokenizer
 	tk     *tokenizer.Tokenizer
-	// unigram, for Unigram models, encodes single sequences in place of sugarme (see
-	// unigram.go for why); sugarme still post-processes and holds the vocabulary. (It
-	// never pads or truncates: wrap clears the file's settings.)
-	unigram *unigramPipeline
-	padID   int64
+	// pipe, for Unigram and WordPiece models, encodes single sequences in place of
+	// sugarme (see pipeline.go for why); sugarme still post-processes and holds the
+	// vocabulary. (It never pads or truncates: wrap clears the file's settings.)
+	pipe  *pipeline
+	padID int64
 }
 
 // Encoding is one encoded input: [CLS] a [SEP] (b [SEP]) for BERT-style tokenizers, as
@@ -90,11 +93,11 @@ func Load(path string) (*Tokenizer, error) {
 }
 
 func parse(raw []byte, source string) (*Tokenizer, error) {
-	unigram, err := newUnigramPipeline(raw)
+	pipe, err := newPipeline(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	if unigram != nil {
+	if pipe != nil {
 		// sugarme would only trip over the parts the pipeline replaces (it panics on some).
 		if raw, err = withoutKeys(raw, "normalizer", "pre_tokenizer"); err != nil {
 			return nil, fmt.Errorf("%s: %w", source, err)
@@ -104,14 +107,11 @@ func parse(raw []byte, source string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a tokenizer.json sugarme/tokenizer reads: %w", source, err)
 	}
-	if err := fixBertNormalizer(tk, raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
 	t, err := wrap(tk, source)
 	if err != nil {
 		return nil, err
 	}
-	t.unigram = unigram
+	t.pipe = pipe
 	return t, nil
 }
 
@@ -137,39 +137,6 @@ func withoutKeys(raw []byte, keys ...string) ([]byte, error) {
 	return json.Marshal(obj)
 }
 
-// fixBertNormalizer: Hugging Face's BertNormalizer strips accents by decomposing (NFD)
-// and then dropping non-spacing marks; sugarme/tokenizer drops the marks without
-// decomposing, so "café" keeps its "é" and becomes [UNK]. An NFD step in front restores
-// Hugging Face's behaviour (the other BERT steps commute with NFD).
-func fixBertNormalizer(tk *tokenizer.Tokenizer, raw []byte) error {
-	var cfg struct {
-		Normalizer *struct {
-			Type               string `json:"type"`
-			CleanText          bool   `json:"clean_text"`
-			HandleChineseChars bool   `json:"handle_chinese_chars"`
-			StripAccents       *bool  `json:"strip_accents"`
-			Lowercase          bool   `json:"lowercase"`
-		} `json:"normalizer"`
-	}
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return err
-	}
-	n := cfg.Normalizer
-	if n == nil || n.Type != "BertNormalizer" {
-		return nil
-	}
-	// strip_accents null means "as lowercase", in tokenizers as in transformers.
-	strip := n.Lowercase
-	if n.StripAccents != nil {
-		strip = *n.StripAccents
-	}
-	if strip {
-		bert := normalizer.NewBertNormalizer(n.CleanText, n.Lowercase, n.HandleChineseChars, true)
-		tk.WithNormalizer(normalizer.NewSequence([]normalizer.Normalizer{normalizer.NewNFD(), bert}))
-	}
-	return nil
-}
-
 // Builtin is the harness's own small uncased WordPiece tokenizer (3000 tokens, trained
 // by scripts/fixtures/gen_builtin_tokenizer.py on the GLUE samples), for the tiny model.
 func Builtin() *Tokenizer {
@@ -181,10 +148,6 @@ func Builtin() *Tokenizer {
 }
 
 func wrap(tk *tokenizer.Tokenizer, source string) (*Tokenizer, error) {
-	switch tk.GetModel().(type) {
-	case *wordpiece.WordPiece, wordpiece.WordPiece:
-		tk.WithModel(wordPieceBytes{tk.GetModel()}) // byte offsets, as everywhere else
-	}
 	// A tokenizer.json may carry its own "truncation" and "padding" blocks (every
 	// sentence-transformers model pads to a fixed 128, for one). The harness applies its
 	// protocol's max length and strategy in Encode, and pads only when it batches (with an

@@ -66,7 +66,7 @@ func ascii(s string) bool {
 
 // Byte offsets on non-ASCII words, against Hugging Face tokenizers on the same
 // tokenizer.json (python: Tokenizer.from_file(...).encode("Norðmaðr café"), char offsets
-// converted to UTF-8 bytes): sugarme's WordPiece counts code points, which Load fixes.
+// converted to UTF-8 bytes). (sugarme's WordPiece counted code points.)
 func TestBuiltinByteOffsetsNonASCII(t *testing.T) {
 	got, err := Builtin().Encode("Norðmaðr café", "", false, 0)
 	if err != nil {

@@ -47,7 +47,7 @@ func TestUnigramMatchesHuggingFace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tk.unigram == nil {
+			if tk.pipe == nil {
 				t.Fatal("not encoded by the Unigram pipeline")
 			}
 			for _, r := range ref.Cases {

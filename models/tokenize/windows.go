@@ -41,13 +41,14 @@ func (t *Tokenizer) EncodePieces(text string) (p Pieces, err error) {
 
 // pieces is EncodePieces without the lock.
 func (t *Tokenizer) pieces(text string) (Pieces, error) {
-	var e *tokenizer.Encoding
-	var err error
-	if t.unigram != nil {
-		e, err = t.unigram.encode(text, 0)
-	} else {
-		e, err = t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), 0, tokenizer.Byte)
+	if t.pipe != nil {
+		p, err := t.pipe.encode(text)
+		if err != nil {
+			return Pieces{}, fmt.Errorf("tokenize %q: %w", text, err)
+		}
+		return p, nil
 	}
+	e, err := t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), 0, tokenizer.Byte)
 	if err != nil {
 		return Pieces{}, fmt.Errorf("tokenize %q: %w", text, err)
 	}
@@ -224,32 +225,4 @@ func toInt64(xs []int) []int64 {
 		out[i] = int64(x)
 	}
 	return out
-}
-
-// wordPieceBytes works around sugarme/tokenizer v0.3.0's WordPiece, which reports
-// each token's offsets in code points of its word while the pipeline reads them as
-// bytes of the normalised word (tokenizer.Model's contract; Hugging Face's
-// WordPiece uses bytes). Any word with a multi-byte character after normalisation
-// gets offsets short by the extra bytes: "Norðmaðr" (10 bytes) becomes one [UNK]
-// at [0, 8) instead of [0, 10). Converting code points to bytes here gives the
-// tokenizers offsets.
-type wordPieceBytes struct{ tokenizer.Model }
-
-func (m wordPieceBytes) Tokenize(word string) ([]tokenizer.Token, error) {
-	toks, err := m.Model.Tokenize(word)
-	if err != nil {
-		return nil, err
-	}
-	byteAt := make([]int, 0, len(word)+1) // byte offset of each code point, and the end
-	for i := range word {
-		byteAt = append(byteAt, i)
-	}
-	byteAt = append(byteAt, len(word))
-	for i, tok := range toks {
-		if len(tok.Offsets) != 2 || tok.Offsets[0] < 0 || tok.Offsets[1] >= len(byteAt) || tok.Offsets[0] > tok.Offsets[1] {
-			return nil, fmt.Errorf("tokenize: word piece %q of %q has offsets %v outside the word", tok.Value, word, tok.Offsets)
-		}
-		toks[i].Offsets = []int{byteAt[tok.Offsets[0]], byteAt[tok.Offsets[1]]}
-	}
-	return toks, nil
 }
