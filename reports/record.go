@@ -42,10 +42,11 @@ type Record struct {
 	Ranks           []methods.RankSummary `json:"ranks"`
 	MatrixRanks     []methods.MatrixRank  `json:"matrix_ranks,omitempty"`
 	Timing          Timing                `json:"timing"`
+	Schedule        Schedule              `json:"schedule"`
 	PeakRSSBytes    int64                 `json:"peak_rss_bytes"` // 0 where unavailable
 	Device          string                `json:"device"`
 	Code            Code                  `json:"code"`
-	Command         []string              `json:"command"` // os.Args of the run
+	Command         []string              `json:"command"` // the command as typed (os.Args; a go run binary as "go run ./runner")
 	StartedAt       time.Time             `json:"started_at"`
 	FinishedAt      time.Time             `json:"finished_at"`
 }
@@ -74,6 +75,15 @@ type Eval struct {
 	Epoch  int                `json:"epoch"`
 	Loss   float64            `json:"loss"` // mean training loss since the previous evaluation
 	Scores map[string]float64 `json:"scores"`
+}
+
+// Schedule is the learning-rate schedule a run resolved, in optimizer steps (after
+// epochs, -max-train, -max-steps and gradient accumulation). WarmupExceedsSteps flags a
+// warm-up at or beyond the run's total steps: the learning rate never reached its peak.
+type Schedule struct {
+	TotalSteps         int  `json:"total_steps"`
+	WarmupSteps        int  `json:"warmup_steps"`
+	WarmupExceedsSteps bool `json:"warmup_exceeds_steps"`
 }
 
 // Timing is wall-clock time in seconds (SPEC §5).

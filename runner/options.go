@@ -33,6 +33,7 @@ type Options struct {
 	HeadLR       float64 `json:"head-lr"`
 	MaxLen       int     `json:"max-len"`
 	Warmup       int     `json:"warmup"`
+	WarmupRatio  float64 `json:"warmup-ratio"`
 	WeightDecay  float64 `json:"weight-decay"`
 	ClsDropout   float64 `json:"cls-dropout"`
 	MaxGradNorm  float64 `json:"max-grad-norm"`
@@ -57,6 +58,10 @@ type Options struct {
 	LRFullFT     float64 `json:"lr-fullft"`
 	VectorFitOpt string  `json:"vectorfit"`
 	LoRAOpt      string  `json:"lora"`
+
+	// InterpolatePos: vision images of another size than the checkpoint's image_size
+	// resize its position embeddings (transformers' interpolate_pos_encoding).
+	InterpolatePos bool `json:"interpolate-pos"`
 }
 
 func defaultOptions() Options {
@@ -83,7 +88,8 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate for every method (0: per method, see -lr-*)")
 	fs.Float64Var(&o.HeadLR, "head-lr", o.HeadLR, "learning rate of the task head (0: the method's)")
 	fs.IntVar(&o.MaxLen, "max-len", o.MaxLen, "max tokens (0: the task's protocol)")
-	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up steps (-1: the task's protocol)")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up in optimizer steps, not scaled when -max-train/-max-steps shorten the run (-1: the task's protocol)")
+	fs.Float64Var(&o.WarmupRatio, "warmup-ratio", o.WarmupRatio, "warm-up as a fraction of the run's optimizer steps, ceil(ratio × steps), instead of the task's -warmup (0: unset)")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW weight decay (-1: the task's protocol)")
 	fs.Float64Var(&o.ClsDropout, "cls-dropout", o.ClsDropout, "dropout before the head (-1: the task's protocol)")
 	fs.Float64Var(&o.MaxGradNorm, "max-grad-norm", o.MaxGradNorm, "gradient clipping norm (0: none)")
@@ -98,6 +104,7 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TrainSplit, "train-split", o.TrainSplit, "vision: split of -data to train on")
 	fs.StringVar(&o.DevSplit, "dev-split", o.DevSplit, "vision: split of -data to evaluate on")
 	fs.Float64Var(&o.DevFraction, "dev-fraction", o.DevFraction, "vision: hold out this fraction of the training split as dev (for data without one)")
+	fs.BoolVar(&o.InterpolatePos, "interpolate-pos", o.InterpolatePos, "vision: allow images of another size than the checkpoint's image_size by interpolating its position embeddings (transformers' interpolate_pos_encoding)")
 	fs.IntVar(&o.SyntheticN, "synthetic-train", o.SyntheticN, "synthetic training examples")
 	fs.IntVar(&o.SyntheticDev, "synthetic-dev", o.SyntheticDev, "synthetic dev examples per split")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress bar")
@@ -121,7 +128,7 @@ func parseOptions(args []string, stderr io.Writer) (Options, error) {
 		return o, fmt.Errorf("unexpected argument %q (flags come as -name value)", fs.Arg(0))
 	}
 	if o.Config == "" {
-		return o, nil
+		return o, o.check()
 	}
 	set := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
@@ -137,7 +144,18 @@ func parseOptions(args []string, stderr io.Writer) (Options, error) {
 			return o, err
 		}
 	}
-	return o, nil
+	return o, o.check()
+}
+
+// check rejects settings that contradict each other.
+func (o Options) check() error {
+	switch {
+	case o.WarmupRatio < 0 || o.WarmupRatio >= 1:
+		return fmt.Errorf("-warmup-ratio %g: want a fraction in [0, 1)", o.WarmupRatio)
+	case o.WarmupRatio > 0 && o.Warmup >= 0:
+		return fmt.Errorf("-warmup %d and -warmup-ratio %g: set one", o.Warmup, o.WarmupRatio)
+	}
+	return nil
 }
 
 // readConfig reads a JSON config over the defaults; an unknown key is an error naming it.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/vectorfit/harness/reports"
 	"github.com/vectorfit/harness/suites/glue"
@@ -61,19 +63,19 @@ func scoreCmd(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(*pred); err != nil {
 		return err
 	}
-	_, devs, err := glue.Load(t, *dataDir, glue.LoadOptions{})
+	name := *split
+	if name == "" {
+		name = t.DevSplits[0]
+	}
+	if !slices.Contains(t.DevSplits, name) {
+		return fmt.Errorf("score -split %q: %s has %v", name, t.Name, t.DevSplits)
+	}
+	// Only the scored split is read: a folder with dev.tsv and no train.tsv scores.
+	devs, err := glue.LoadSplits(t, *dataDir, []string{name}, glue.LoadOptions{})
 	if err != nil {
 		return err
 	}
 	dev := devs[0]
-	for _, d := range devs {
-		if d.Name == *split {
-			dev = d
-		}
-	}
-	if *split != "" && dev.Name != *split {
-		return fmt.Errorf("score -split %q: %s has %v", *split, t.Name, t.DevSplits)
-	}
 	scores, err := glue.ScoreFile(t, dev, *pred)
 	if err != nil {
 		return err
@@ -88,7 +90,12 @@ func scoreCmd(args []string, stdout, stderr io.Writer) error {
 // scoreSQuAD prints what the official evaluate-v1.1.py / evaluate-v2.0.py print.
 func scoreSQuAD(data, version, pred, naProb string, thresh float64, stdout, stderr io.Writer) error {
 	if data == "" || pred == "" {
-		return fmt.Errorf("score -suite squad needs -data (the dev JSON) and -pred")
+		return fmt.Errorf("score -suite squad needs -data (the dev JSON, or a folder holding it) and -pred")
+	}
+	if fi, err := os.Stat(data); err == nil && fi.IsDir() {
+		if data, err = squadDevFile(data, version); err != nil {
+			return err
+		}
 	}
 	scores, ds, preds, err := squad.ScoreFiles(data, version, pred, naProb, thresh)
 	if err != nil {
@@ -100,4 +107,36 @@ func scoreSQuAD(data, version, pred, naProb string, thresh float64, stdout, stde
 		}
 	}
 	return squad.PrintOfficial(stdout, scores, ds.Version)
+}
+
+// squadDevFile finds the dev file in a SQuAD folder, as training does (the official
+// dev-v2.0.json / dev-v1.1.json, or Hugging Face's validation parquet), reading nothing
+// else: a folder without the train file scores. With no -version the folder must hold
+// one version's dev file.
+func squadDevFile(dir, version string) (string, error) {
+	versions := []string{"2.0", "1.1"}
+	if version != "" {
+		versions = []string{version}
+	}
+	var patterns []string
+	for _, v := range versions {
+		patterns = append(patterns, "dev-v"+v+".json")
+	}
+	patterns = append(patterns, "*/validation-*.parquet", "validation-*.parquet")
+	var found []string
+	for _, p := range patterns {
+		m, _ := filepath.Glob(filepath.Join(dir, p))
+		found = append(found, m...)
+	}
+	switch len(found) {
+	case 0:
+		want := make([]string, len(patterns))
+		for i, p := range patterns {
+			want[i] = filepath.Join(dir, p)
+		}
+		return "", fmt.Errorf("score -suite squad: no dev file in %s (looked for %s)", dir, strings.Join(want, ", "))
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("score -suite squad: %s holds several dev files (%s); pass -data FILE or -version", dir, strings.Join(found, ", "))
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,6 +170,8 @@ func baseProtocol(o Options, def protocol, method string) protocol {
 	}
 	if o.Warmup >= 0 {
 		p.warmup = o.Warmup
+	} else if o.WarmupRatio > 0 { // replaces the task's warm-up steps
+		p.warmup, p.warmupRatio = -1, o.WarmupRatio
 	}
 	if o.WeightDecay >= 0 {
 		p.weightDecay = o.WeightDecay
@@ -249,7 +252,7 @@ func runOne(o Options, task, method string, seed int64, prep prepared, src model
 	}, 0.9, 0.999, 1e-8)
 	cfg := train.Config{
 		Epochs: p.epochs, MaxSteps: o.MaxSteps, WarmupSteps: max(p.warmup, 0), WarmupRatio: p.warmupRatio, MaxGradNorm: o.MaxGradNorm,
-		GradAccum: o.GradAccum, EvalEvery: o.EvalEvery, Seed: seed,
+		GradAccum: o.GradAccum, EvalEvery: o.EvalEvery, Seed: seed, Log: stderr,
 	}
 	if !o.Quiet {
 		cfg.Progress = stderr
@@ -258,7 +261,7 @@ func runOne(o Options, task, method string, seed int64, prep prepared, src model
 	setup := time.Since(started)
 	hyper := map[string]any{
 		"lr": p.lr, "head_lr": p.headLR, "epochs": p.epochs, "max_steps": o.MaxSteps, "batch": p.batch,
-		"max_len": p.maxLen, "warmup_steps": p.warmup, "weight_decay": p.weightDecay,
+		"max_len": p.maxLen, "warmup_steps": p.warmup, "warmup_ratio": p.warmupRatio, "weight_decay": p.weightDecay,
 		"max_grad_norm": o.MaxGradNorm, "grad_accum": o.GradAccum, "eval_every": o.EvalEvery,
 		"adam_betas": []float64{0.9, 0.999}, "adam_eps": 1e-8,
 		"schedule": "linear warm-up, linear decay", "max_train": o.MaxTrain,
@@ -284,9 +287,27 @@ func runOne(o Options, task, method string, seed int64, prep prepared, src model
 			SetupSeconds: setup.Seconds(), TrainSeconds: res.TrainTime.Seconds(), EvalSeconds: res.EvalTime.Seconds(),
 			StepSeconds: res.StepTime.Seconds(), Steps: res.Steps,
 		},
-		PeakRSSBytes: res.PeakRSS, Device: dev.Name, Code: codeVersion(), Command: os.Args,
+		Schedule:     reports.Schedule{TotalSteps: res.TotalSteps, WarmupSteps: res.WarmupSteps, WarmupExceedsSteps: res.WarmupExceedsSteps},
+		PeakRSSBytes: res.PeakRSS, Device: dev.Name, Code: codeVersion(), Command: typedCommand(os.Args),
 		StartedAt: started, FinishedAt: time.Now(),
 	}, nil
+}
+
+// typedCommand is the command line as the user typed it. `go run ./runner ...` runs a
+// binary that the go command built in a temporary folder (<tmp>/go-build<N>/b001/exe/
+// runner) and deletes afterwards; recording that path would tell a reader nothing, so
+// an args[0] inside a go-build folder is recorded as "go run ./runner" (the package
+// path as typed is not visible to the program; ./runner is how the README runs it).
+func typedCommand(args []string) []string {
+	if len(args) == 0 {
+		return nil
+	}
+	for _, part := range strings.Split(filepath.ToSlash(filepath.Dir(args[0])), "/") {
+		if strings.HasPrefix(part, "go-build") {
+			return append([]string{"go", "run", "./runner"}, args[1:]...)
+		}
+	}
+	return slices.Clone(args)
 }
 
 func history(res train.Result) []reports.Eval {

@@ -61,7 +61,7 @@ func (glueSuite) prepare(o Options, name string) (prepared, error) {
 		}
 		path = dir
 	}
-	if g.train, g.dev, err = glue.Load(t, path, glue.LoadOptions{MaxExamples: o.MaxTrain}); err != nil {
+	if g.train, g.dev, err = loadGLUE(t, path, o.MaxTrain); err != nil {
 		return nil, err
 	}
 	for _, s := range append([]glue.Split{g.train}, g.dev...) {
@@ -72,6 +72,23 @@ func (glueSuite) prepare(o Options, name string) (prepared, error) {
 		g.data = append(g.data, files...)
 	}
 	return g, nil
+}
+
+// loadGLUE reads a task's train split, cut to its first maxTrain rows (0: all), and
+// its dev splits whole: -max-train shortens training, never the evaluation. The cut
+// happens while reading, so the rest of a large train file is neither kept nor
+// tokenised; which rows are used is the same as cutting after loading (the first
+// maxTrain labelled rows in file order; the seeded shuffle is per epoch, over those).
+func loadGLUE(t glue.Task, path string, maxTrain int) (glue.Split, []glue.Split, error) {
+	splits, err := glue.LoadSplits(t, path, []string{glue.SplitTrain}, glue.LoadOptions{MaxExamples: maxTrain})
+	if err != nil {
+		return glue.Split{}, nil, err
+	}
+	dev, err := glue.LoadSplits(t, path, t.DevSplits, glue.LoadOptions{})
+	if err != nil {
+		return glue.Split{}, nil, err
+	}
+	return splits[0], dev, nil
 }
 
 func (g *glueTask) files() []reports.DataFile { return g.data }

@@ -85,14 +85,15 @@ func (v *visionTask) files() []reports.DataFile { return v.data }
 func (v *visionTask) protocol(o Options, method string) protocol {
 	pr := v.task.Protocol
 	p := baseProtocol(o, protocol{epochs: pr.Epochs, batch: pr.BatchSize, warmup: -1, lr: pr.LearningRate, weightDecay: pr.WeightDecay}, method)
-	if p.warmup < 0 {
+	if p.warmup < 0 && p.warmupRatio == 0 { // neither -warmup nor -warmup-ratio
 		p.warmupRatio = pr.WarmupRatio
 	}
-	p.extra = map[string]any{"augment": fmt.Sprintf("%+v", pr.Augment), "warmup_ratio": p.warmupRatio}
+	p.extra = map[string]any{"augment": fmt.Sprintf("%+v", pr.Augment), "warmup_ratio": p.warmupRatio,
+		"interpolate_pos_encoding": o.InterpolatePos}
 	return p
 }
 
-func (v *visionTask) model(src modelSource, _ Options, seed int64) (built, error) {
+func (v *visionTask) model(src modelSource, o Options, seed int64) (built, error) {
 	if src.dir == "" {
 		c := vit.Tiny()
 		c.NumLabels = int64(v.task.NumClasses)
@@ -100,6 +101,7 @@ func (v *visionTask) model(src modelSource, _ Options, seed int64) (built, error
 		if err != nil {
 			return built{}, err
 		}
+		m.InterpolatePos = o.InterpolatePos
 		info := reports.Model{Name: "tiny", Source: "built-in tiny ViT (32×32, patch 4, 2 layers, hidden 64), weights from seed 0"}
 		return built{model: m, info: info, extras: vision.ProcessorFor(int(c.ImageSize)), to: m.To}, nil
 	}
@@ -112,6 +114,7 @@ func (v *visionTask) model(src modelSource, _ Options, seed int64) (built, error
 	if err != nil {
 		return built{}, err
 	}
+	m.InterpolatePos = o.InterpolatePos
 	proc := vision.ProcessorFor(int(c.ImageSize))
 	if pp := filepath.Join(src.dir, "preprocessor_config.json"); fileExists(pp) {
 		if proc, err = vision.LoadProcessor(pp); err != nil {

@@ -18,7 +18,8 @@ type progress struct {
 	total     int
 	lastDraw  time.Time
 	width     int    // longest line drawn, to blank what a shorter line leaves behind
-	dev, line string // latest evaluation, latest line
+	steps     string // latest step, loss, rate and ETA
+	dev, line string // latest evaluation; the line = steps + dev
 }
 
 // newProgress returns a bar writing to w; a nil w gives a bar that draws nothing.
@@ -31,15 +32,21 @@ func (p *progress) show(step int, loss float64, trainTime time.Duration) {
 	}
 	rate := float64(step) / trainTime.Seconds()
 	eta := time.Duration(float64(p.total-step) / rate * float64(time.Second)).Round(time.Second)
-	p.line = fmt.Sprintf("step %d/%d  loss %.4f  %.2f steps/s  ETA %s%s", step, p.total, loss, rate, eta, p.dev)
+	p.steps = fmt.Sprintf("step %d/%d  loss %.4f  %.2f steps/s  ETA %s", step, p.total, loss, rate, eta)
+	p.line = p.steps + p.dev
 	if step == 1 || step == p.total || time.Since(p.lastDraw) >= redrawEvery {
 		p.draw()
 	}
 }
 
-// setDev adds the latest evaluation to the bar.
+// setDev adds the latest evaluation to the bar. The evaluation comes after the step's
+// show, so the line is rebuilt here: otherwise the last line drawn (done) would show
+// the evaluation before the final one.
 func (p *progress) setDev(main string, v, best float64) {
 	p.dev = fmt.Sprintf("  dev %s %.4f (best %.4f)", main, v, best)
+	if p.steps != "" {
+		p.line = p.steps + p.dev
+	}
 }
 
 func (p *progress) draw() {

@@ -54,6 +54,10 @@ type Config struct {
 	Seed        int64   // seeds libtorch's RNG (dropout) before training
 	// Progress receives a one-line progress bar rewritten with \r, and a final newline.
 	Progress io.Writer
+	// Log receives warnings about the run's settings before training starts, e.g. a
+	// warm-up at or beyond the run's total optimizer steps (nil: none are written;
+	// Result reports them either way).
+	Log io.Writer
 	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
 	// is given uses these, so that a run's record cannot disagree with its training.
 	Beta1, Beta2, Eps float64
@@ -83,6 +87,12 @@ type Result struct {
 	// StepTime = TrainTime/Steps.
 	SetupTime, TrainTime, EvalTime, StepTime time.Duration
 	PeakRSS                                  int64 // bytes, VmHWM (0 where unavailable)
+	// TotalSteps and WarmupSteps are the schedule's, resolved from MaxSteps or Epochs ×
+	// optimizer steps per epoch, and WarmupSteps or WarmupRatio. WarmupExceedsSteps is
+	// WarmupSteps ≥ TotalSteps: the learning rate never reaches its peak (and never
+	// decays), which a warm-up meant for a full run does to a shortened one.
+	TotalSteps, WarmupSteps int
+	WarmupExceedsSteps      bool
 }
 
 // gcEvery is how often (in optimizer steps) Run forces a Go GC. Tensors are freed by
@@ -115,6 +125,7 @@ func Run(cfg Config, task Task, opt *AdamW, hooks ...Hook) (Result, error) {
 		return Result{}, err
 	}
 	r := newRunner(cfg, task, opt, hooks, len(first))
+	r.checkSchedule()
 	r.res.SetupTime = time.Since(start)
 	err = r.train(first)
 	r.finish()
@@ -184,6 +195,19 @@ func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch 
 		warmup:   warmupSteps(cfg.WarmupSteps, cfg.WarmupRatio, total),
 		lastEval: -1,
 		bar:      newProgress(cfg.Progress, total),
+	}
+}
+
+// checkSchedule records the schedule and warns when the warm-up is as long as the run.
+// With warm-up w ≥ total steps T, the last update runs at (T−1)/w of the peak learning
+// rate (LinearSchedule), so a run shortened by a smaller data set or a step cap may
+// barely train; nothing else would say so.
+func (r *runner) checkSchedule() {
+	r.res.TotalSteps, r.res.WarmupSteps = r.total, r.warmup
+	r.res.WarmupExceedsSteps = r.warmup > 0 && r.warmup >= r.total
+	if r.res.WarmupExceedsSteps && r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "warning: warm-up of %d optimizer steps ≥ this run's %d optimizer steps: the learning rate rises to only %.3g of its peak and never decays (warm-up counts optimizer steps and is not scaled to a shortened run; set a smaller warm-up or a warm-up ratio)\n",
+			r.warmup, r.total, LinearSchedule(r.total-1, r.warmup, r.total))
 	}
 }
 

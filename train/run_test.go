@@ -280,6 +280,55 @@ func TestRunProgress(t *testing.T) {
 	}
 }
 
+// The last line shows the final evaluation, not the one before it: scores 0.5, 0.9, 0.7
+// over three epochs end on "dev score 0.7000 (best 0.9000)".
+func TestRunProgressEndsOnFinalEvaluation(t *testing.T) {
+	task := newScriptTask(4, 0.5, 0.9, 0.7)
+	var out bytes.Buffer
+	cfg := Config{Epochs: 3, Progress: &out}
+	if _, err := Run(cfg, task, cfg.AdamW([]Group{{Params: task.params(), LR: 0.01}})); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\r")
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "step 12/12") || !strings.Contains(last, "dev score 0.7000 (best 0.9000)") {
+		t.Errorf("last progress line %q, want step 12/12 and dev score 0.7000 (best 0.9000)", last)
+	}
+}
+
+// A warm-up at or beyond the run's optimizer steps (counted after epochs, a step cap and
+// gradient accumulation) is reported in Result and warned about on Log before the first
+// step; a shorter one is not.
+func TestRunWarnsWhenWarmupCoversTheRun(t *testing.T) {
+	for _, c := range []struct {
+		cfg          Config
+		batches      int
+		total, warm  int
+		exceeds      bool
+		wantWarnPart string
+	}{
+		{Config{Epochs: 2, WarmupSteps: 8}, 4, 8, 8, true, "warm-up of 8 optimizer steps ≥ this run's 8"},
+		{Config{Epochs: 2, WarmupSteps: 7}, 4, 8, 7, false, ""},
+		{Config{Epochs: 3, MaxSteps: 5, WarmupSteps: 10}, 4, 5, 10, true, "only 0.4 of its peak"},
+		{Config{Epochs: 2, GradAccum: 3, WarmupSteps: 4}, 5, 4, 4, true, "this run's 4 optimizer steps"},
+		{Config{Epochs: 2, WarmupRatio: 0.5}, 4, 8, 4, false, ""},
+	} {
+		task := newScriptTask(c.batches, 0.5)
+		var log bytes.Buffer
+		c.cfg.Log = &log
+		res, err := Run(c.cfg, task, c.cfg.AdamW([]Group{{Params: task.params(), LR: 0.01}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.TotalSteps != c.total || res.WarmupSteps != c.warm || res.WarmupExceedsSteps != c.exceeds {
+			t.Errorf("%+v: total %d warm-up %d exceeds %v, want %d %d %v", c.cfg, res.TotalSteps, res.WarmupSteps, res.WarmupExceedsSteps, c.total, c.warm, c.exceeds)
+		}
+		if got := log.String(); (c.wantWarnPart == "") != (got == "") || !strings.Contains(got, c.wantWarnPart) {
+			t.Errorf("%+v: log %q, want a warning containing %q", c.cfg, got, c.wantWarnPart)
+		}
+	}
+}
+
 // noGrad turns grad mode off and restores it (gotch's GradSetEnabled misreports the
 // previous mode, so restoring with it would leave autograd off).
 func TestNoGradRestoresGradMode(t *testing.T) {

@@ -33,6 +33,11 @@ type LoRA struct {
 	cfg    Config
 	layers []*Layer
 	head   []train.Param
+	model  models.Model
+	// peftDir and ranks are set by FromPEFT: the adapter folder, and each adapted
+	// module's r (rank_pattern may give modules different ranks).
+	peftDir string
+	ranks   map[string]int64
 }
 
 // New returns LoRA with cfg.
@@ -63,6 +68,7 @@ func (lo *LoRA) Apply(m models.Model) error {
 		return fmt.Errorf("lora: Apply called twice")
 	}
 	models.Freeze(m)
+	lo.model = m
 	targets := methods.Targets(m.Linears(), lo.cfg.Targets)
 	if len(targets) == 0 {
 		return fmt.Errorf("lora: the model has no linear layer of types %v", lo.cfg.Targets)
@@ -85,7 +91,7 @@ func (lo *LoRA) Apply(m models.Model) error {
 		l.Adapter = ly
 		lo.layers = append(lo.layers, ly)
 	}
-	lo.head = methods.TrainHead(m)
+	lo.head = trainHead(m)
 	return nil
 }
 
@@ -140,6 +146,12 @@ func (lo *LoRA) Deltas() ([]methods.Delta, error) {
 // CountAdapter implements methods.Method: r·(in + out) per target layer.
 func (lo *LoRA) CountAdapter(s models.Shape) int64 {
 	var n int64
+	if lo.ranks != nil { // from a PEFT adapter: its modules, its ranks
+		for _, l := range s.Linears {
+			n += lo.ranks[l.Name] * (l.In + l.Out)
+		}
+		return n
+	}
 	for _, l := range methods.Targets(s.Linears, lo.cfg.Targets) {
 		n += lo.cfg.R * (l.In + l.Out)
 	}
@@ -164,10 +176,19 @@ func (lo *LoRA) Layers() []*Layer { return lo.layers }
 
 // Describe implements methods.Method.
 func (lo *LoRA) Describe() string {
+	if lo.peftDir != "" {
+		return fmt.Sprintf("lora(PEFT adapter %s: %d layers, dropout=%g)", lo.peftDir, len(lo.layers), lo.cfg.Dropout)
+	}
 	return fmt.Sprintf("lora(r=%d, alpha=%g, dropout=%g, targets=%s)", lo.cfg.R, lo.cfg.Alpha, lo.cfg.Dropout, methods.TargetNames(lo.cfg.Targets))
 }
 
 // Settings implements methods.Method.
 func (lo *LoRA) Settings() map[string]any {
+	if lo.peftDir != "" {
+		return map[string]any{"peft_adapter": lo.peftDir, "ranks": lo.ranks, "dropout": lo.cfg.Dropout}
+	}
 	return map[string]any{"r": lo.cfg.R, "alpha": lo.cfg.Alpha, "dropout": lo.cfg.Dropout, "targets": lo.cfg.Targets, "seed": lo.cfg.Seed}
 }
+
+// trainHead makes the task head trainable, as for every method.
+func trainHead(m models.Model) []train.Param { return methods.TrainHead(m) }

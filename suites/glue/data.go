@@ -208,28 +208,46 @@ const hfLabelField = "label"
 // Malformed rows are errors naming file, line or row, and column, unless
 // opt.SkipMalformed is set.
 func Load(task Task, path string, opt LoadOptions) (train Split, dev []Split, err error) {
-	if err := checkTask(task); err != nil {
+	splits, err := LoadSplits(task, path, append([]string{SplitTrain}, task.DevSplits...), opt)
+	if err != nil {
 		return Split{}, nil, err
+	}
+	return splits[0], splits[1:], nil
+}
+
+// LoadSplits reads only the named splits of a task (e.g. just "validation" to
+// score predictions) from path, in the layouts Load accepts; a split that is
+// not asked for need not exist. The first split named decides the layout;
+// every other split must then be in the same folder and format. A missing
+// split is an error naming the file(s) looked for.
+func LoadSplits(task Task, path string, splits []string, opt LoadOptions) ([]Split, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
 	}
 	if err := checkFormat(opt.Format); err != nil {
-		return Split{}, nil, err
+		return nil, err
 	}
-	files, format, err := locate(task, path, opt.Format)
+	if len(splits) == 0 {
+		return nil, fmt.Errorf("glue: %s: no split asked for", task.Name)
+	}
+	for _, sp := range splits {
+		if _, ok := tsvFiles[sp]; !ok || (sp != SplitTrain && !slices.Contains(task.DevSplits, sp)) {
+			return nil, fmt.Errorf("glue: %s has no split %q (it has %s)", task.Name, sp, quoteList(append([]string{SplitTrain}, task.DevSplits...)))
+		}
+	}
+	files, format, err := locate(task, path, opt.Format, splits)
 	if err != nil {
-		return Split{}, nil, err
+		return nil, err
 	}
-	train, err = readSplit(task, SplitTrain, format, files[SplitTrain], opt)
-	if err != nil {
-		return Split{}, nil, err
-	}
-	for _, name := range task.DevSplits {
+	out := make([]Split, 0, len(splits))
+	for _, name := range splits {
 		sp, err := readSplit(task, name, format, files[name], opt)
 		if err != nil {
-			return Split{}, nil, err
+			return nil, err
 		}
-		dev = append(dev, sp)
+		out = append(out, sp)
 	}
-	return train, dev, nil
+	return out, nil
 }
 
 // ReadSplitFile reads one file as the split called split (e.g. a k-shot
@@ -275,9 +293,10 @@ func checkFormat(format string) error {
 	return fmt.Errorf("glue: unknown format %q (want %q, %q, %q or empty to detect)", format, FormatTSV, FormatParquet, FormatJSONL)
 }
 
-// locate finds the files of every split the task needs under path and
-// decides the format.
-func locate(task Task, path string, format string) (map[string][]string, string, error) {
+// locate finds the files of the given splits of a task under path and
+// decides the format. The first split (the train split for Load) is the one
+// whose presence identifies a layout.
+func locate(task Task, path string, format string, splits []string) (map[string][]string, string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("glue: %s data: %w", task.Name, err)
@@ -293,21 +312,21 @@ func locate(task Task, path string, format string) (map[string][]string, string,
 			return nil, "", fmt.Errorf("glue: %s looks like the %s folder, not %s's", path, other.Name, task.Name)
 		}
 	}
-	splits := append([]string{SplitTrain}, task.DevSplits...)
+	key := splits[0]
 
 	var found []string // descriptions of layouts found, to report ambiguity
 	var files map[string][]string
 	var chosen string
 	if format == "" || format == FormatTSV {
 		for _, dir := range []string{filepath.Join(path, task.Folder), path} {
-			if !isFile(filepath.Join(dir, tsvFiles[SplitTrain])) {
+			if !isFile(filepath.Join(dir, tsvFiles[key])) {
 				continue
 			}
 			files = map[string][]string{}
 			for _, sp := range splits {
 				f := filepath.Join(dir, tsvFiles[sp])
 				if !isFile(f) {
-					return nil, "", fmt.Errorf("glue: %s: %s has %s but no %s (the %s split)", task.Name, dir, tsvFiles[SplitTrain], tsvFiles[sp], sp)
+					return nil, "", fmt.Errorf("glue: %s: %s has %s but no %s (the %s split)", task.Name, dir, tsvFiles[key], tsvFiles[sp], sp)
 				}
 				files[sp] = []string{f}
 			}
@@ -321,7 +340,7 @@ func locate(task Task, path string, format string) (map[string][]string, string,
 			continue
 		}
 		for _, dir := range []string{filepath.Join(path, task.Name), path} {
-			shards, err := hfShards(dir, SplitTrain, hfFormat)
+			shards, err := hfShards(dir, key, hfFormat)
 			if err != nil {
 				return nil, "", err
 			}
@@ -337,7 +356,7 @@ func locate(task Task, path string, format string) (map[string][]string, string,
 					return nil, "", err
 				}
 				if len(shards) == 0 {
-					return nil, "", fmt.Errorf("glue: %s: %s has the train split as %s but not the %s split (looked for %s)", task.Name, dir, hfFormat, sp, strings.Join(hfPatterns(dir, sp, hfFormat), ", "))
+					return nil, "", fmt.Errorf("glue: %s: %s has the %s split as %s but not the %s split (looked for %s)", task.Name, dir, key, hfFormat, sp, strings.Join(hfPatterns(dir, sp, hfFormat), ", "))
 				}
 				files[sp] = shards
 			}
@@ -348,14 +367,14 @@ func locate(task Task, path string, format string) (map[string][]string, string,
 	case 0:
 		want := []string{}
 		if format == "" || format == FormatTSV {
-			want = append(want, filepath.Join(path, task.Folder, "train.tsv"), filepath.Join(path, "train.tsv"))
+			want = append(want, filepath.Join(path, task.Folder, tsvFiles[key]), filepath.Join(path, tsvFiles[key]))
 		}
 		for _, f := range []string{FormatParquet, FormatJSONL} {
 			if format == "" || format == f {
-				want = append(want, hfPatterns(filepath.Join(path, task.Name), SplitTrain, f)...)
+				want = append(want, hfPatterns(filepath.Join(path, task.Name), key, f)...)
 			}
 		}
-		return nil, "", fmt.Errorf("glue: no %s train split found under %s (looked for %s)", task.Name, path, strings.Join(want, ", "))
+		return nil, "", fmt.Errorf("glue: no %s %s split found under %s (looked for %s)", task.Name, key, path, strings.Join(want, ", "))
 	case 1:
 		return files, chosen, nil
 	default:
