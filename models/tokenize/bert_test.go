@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"testing"
 )
@@ -24,20 +25,26 @@ type bertChars struct {
 
 func loadBertChars(t *testing.T) bertChars {
 	t.Helper()
-	f, err := os.Open("testdata/bert_chars.json.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d bertChars
-	if err := json.NewDecoder(zr).Decode(&d); err != nil {
+	if err := json.NewDecoder(openGzip(t, "testdata/bert_chars.json.gz")).Decode(&d); err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// openGzip opens a gzip-compressed fixture; it is closed when the test ends.
+func openGzip(t *testing.T, path string) io.Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return zr
 }
 
 func inRanges(rs [][2]rune) map[rune]bool {

@@ -2,7 +2,6 @@ package tokenize
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -40,17 +39,8 @@ type hfCase struct {
 
 func loadHFCases(t *testing.T) []hfCase {
 	t.Helper()
-	f, err := os.Open("testdata/minilm/encodings.jsonl.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cases []hfCase
-	sc := bufio.NewScanner(zr)
+	sc := bufio.NewScanner(openGzip(t, "testdata/minilm/encodings.jsonl.gz"))
 	sc.Buffer(nil, 1<<24)
 	for line := 1; sc.Scan(); line++ {
 		var c hfCase
