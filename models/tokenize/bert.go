@@ -173,16 +173,24 @@ func stripMarks(a aligned) (aligned, error) {
 
 // splitSpaces cuts each text at whitespace (Rust's char::is_whitespace), dropping it:
 // the first step of BertPreTokenizer, and all of WhitespaceSplit.
-func splitSpaces(texts []aligned) []aligned {
+func splitSpaces(texts []aligned) []aligned { return splitOn(texts, isSpace, false) }
+
+// splitOn cuts each text around every character that matches, which is dropped
+// (tokenizers' SplitDelimiterBehavior::Removed) or kept as a piece of its own (Isolated).
+func splitOn(texts []aligned, match func(rune) bool, isolate bool) []aligned {
 	var out []aligned
 	for _, t := range texts {
 		last := 0
 		for i, r := range t.s {
-			if isSpace(r) {
-				if i > last {
-					out = append(out, t.slice(last, i))
-				}
-				last = i + utf8.RuneLen(r)
+			if !match(r) {
+				continue
+			}
+			if i > last {
+				out = append(out, t.slice(last, i))
+			}
+			last = i + utf8.RuneLen(r)
+			if isolate {
+				out = append(out, t.slice(i, last))
 			}
 		}
 		if last < len(t.s) {

@@ -471,26 +471,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]func([]aligned) []aligned, error)
 
 // punctuation isolates every punctuation character (Rust's is_ascii_punctuation or
 // Unicode P*), as tokenizers' Punctuation pre-tokenizer with the Isolated behaviour.
-func punctuation(texts []aligned) []aligned {
-	var out []aligned
-	for _, t := range texts {
-		last := 0
-		for i, r := range t.s {
-			if isPunct(r) {
-				if i > last {
-					out = append(out, t.slice(last, i))
-				}
-				end := i + utf8.RuneLen(r)
-				out = append(out, t.slice(i, end))
-				last = end
-			}
-		}
-		if last < len(t.s) {
-			out = append(out, t.slice(last, len(t.s)))
-		}
-	}
-	return out
-}
+func punctuation(texts []aligned) []aligned { return splitOn(texts, isPunct, true) }
 
 // isPunct is Rust's is_ascii_punctuation (which takes in the ASCII symbols $+<=>^`|~
 // that Unicode files as S*) or Unicode P* (tokenizers' is_punc and is_bert_punc).
