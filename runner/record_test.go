@@ -59,6 +59,9 @@ func TestWarmupBeyondTheRun(t *testing.T) {
 		if warned := strings.Contains(stderr.String(), "warning: warm-up of"); warned != c.warns {
 			t.Errorf("%v: warned %v, want %v; stderr:\n%s", c.extra, warned, c.warns, stderr.String())
 		}
+		if c.warns && !strings.Contains(stderr.String(), "-warmup-ratio") {
+			t.Errorf("%v: the warning names no runner flag to fix it:\n%s", c.extra, stderr.String())
+		}
 		if !slices.Equal(recs[0].Command, typedCommand(os.Args)) {
 			t.Errorf("command %q, want %q", recs[0].Command, typedCommand(os.Args))
 		}

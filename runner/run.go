@@ -253,6 +253,7 @@ func runOne(o Options, task, method string, seed int64, prep prepared, src model
 	cfg := train.Config{
 		Epochs: p.epochs, MaxSteps: o.MaxSteps, WarmupSteps: max(p.warmup, 0), WarmupRatio: p.warmupRatio, MaxGradNorm: o.MaxGradNorm,
 		GradAccum: o.GradAccum, EvalEvery: o.EvalEvery, Seed: seed, Log: stderr,
+		WarmupHint: "pass a smaller -warmup, or -warmup-ratio 0.06 for a fraction of the run",
 	}
 	if !o.Quiet {
 		cfg.Progress = stderr

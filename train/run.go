@@ -58,6 +58,9 @@ type Config struct {
 	// warm-up at or beyond the run's total optimizer steps (nil: none are written;
 	// Result reports them either way).
 	Log io.Writer
+	// WarmupHint says, in the caller's terms, how to shorten the warm-up (the runner
+	// names its flags); empty: a generic hint.
+	WarmupHint string
 	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
 	// is given uses these, so that a run's record cannot disagree with its training.
 	Beta1, Beta2, Eps float64
@@ -206,8 +209,12 @@ func (r *runner) checkSchedule() {
 	r.res.TotalSteps, r.res.WarmupSteps = r.total, r.warmup
 	r.res.WarmupExceedsSteps = r.warmup > 0 && r.warmup >= r.total
 	if r.res.WarmupExceedsSteps && r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "warning: warm-up of %d optimizer steps ≥ this run's %d optimizer steps: the learning rate rises to only %.3g of its peak and never decays (warm-up counts optimizer steps and is not scaled to a shortened run; set a smaller warm-up or a warm-up ratio)\n",
-			r.warmup, r.total, LinearSchedule(r.total-1, r.warmup, r.total))
+		hint := r.cfg.WarmupHint
+		if hint == "" {
+			hint = "set a smaller warm-up or a warm-up ratio"
+		}
+		fmt.Fprintf(r.cfg.Log, "warning: warm-up of %d optimizer steps ≥ this run's %d optimizer steps: the learning rate rises to only %.3g of its peak and never decays (warm-up counts optimizer steps and is not scaled to a shortened run; %s)\n",
+			r.warmup, r.total, LinearSchedule(r.total-1, r.warmup, r.total), hint)
 	}
 }
 
