@@ -3,7 +3,6 @@ package tokenize
 import (
 	"bufio"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,16 +191,8 @@ func TestFilePaddingAndTruncationIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refRaw, err := os.ReadFile("testdata/reference.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []reference
-	if err := json.Unmarshal(refRaw, &refs); err != nil {
-		t.Fatal(err)
-	}
 	long := 0
-	for _, r := range refs {
+	for _, r := range loadReferences(t) {
 		b := ""
 		if r.Pair != nil {
 			b = *r.Pair

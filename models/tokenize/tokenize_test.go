@@ -20,16 +20,8 @@ type reference struct {
 // exactly as Hugging Face `tokenizers` does (ids, type ids; offsets where both libraries
 // count the same unit), including pairs and longest-first truncation.
 func TestBuiltinMatchesHuggingFace(t *testing.T) {
-	raw, err := os.ReadFile("testdata/reference.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []reference
-	if err := json.Unmarshal(raw, &refs); err != nil {
-		t.Fatal(err)
-	}
 	tk := Builtin()
-	for _, r := range refs {
+	for _, r := range loadReferences(t) {
 		b := ""
 		if r.Pair != nil {
 			b = *r.Pair
@@ -77,4 +69,19 @@ func TestBuiltinByteOffsetsNonASCII(t *testing.T) {
 	if !slices.Equal(got.IDs, wantIDs) || !slices.Equal(got.Offsets, wantOffsets) {
 		t.Errorf("ids %v offsets %v, want %v %v", got.IDs, got.Offsets, wantIDs, wantOffsets)
 	}
+}
+
+// loadReferences reads the built-in tokenizer's HF reference encodings
+// (scripts/fixtures/gen_builtin_tokenizer.py).
+func loadReferences(t *testing.T) []reference {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []reference
+	if err := json.Unmarshal(raw, &refs); err != nil {
+		t.Fatal(err)
+	}
+	return refs
 }
