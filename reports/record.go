@@ -46,9 +46,49 @@ type Record struct {
 	PeakRSSBytes    int64                 `json:"peak_rss_bytes"` // 0 where unavailable
 	Device          string                `json:"device"`
 	Code            Code                  `json:"code"`
-	Command         []string              `json:"command"` // the command as typed (os.Args; a go run binary as "go run ./runner")
-	StartedAt       time.Time             `json:"started_at"`
-	FinishedAt      time.Time             `json:"finished_at"`
+	// Environment is what else changes the numbers on one machine (threads, ...).
+	Environment Environment `json:"environment"`
+	// SettingsHash is the SHA-256 of everything that determines the run's numbers apart
+	// from the code and the machine: suite, task, method, seed, method settings,
+	// hyperparameters, model and data files (see SettingsHash). A rerun with an equal
+	// hash is skipped; reports put only records of equal hash, model and code in a cell.
+	// Empty in records written before it existed.
+	SettingsHash string `json:"settings_hash,omitempty"`
+	// Status is StatusFinished, or StatusDiverged when a NaN/Inf loss or gradient
+	// stopped the run (Divergence says where); the scores are then the best evaluation
+	// reached before it, and may be empty. Empty in older records means finished.
+	Status     string      `json:"status,omitempty"`
+	Divergence *Divergence `json:"divergence,omitempty"`
+	Command    []string    `json:"command"` // the command as typed (os.Args; a go run binary as "go run ./runner")
+	StartedAt  time.Time   `json:"started_at"`
+	FinishedAt time.Time   `json:"finished_at"`
+}
+
+// Record statuses.
+const (
+	StatusFinished = "finished"
+	StatusDiverged = "diverged"
+)
+
+// Divergence is where and why a run stopped on a non-finite loss or gradient.
+type Divergence struct {
+	Step   int    `json:"step"`   // the optimizer step whose loss or gradient was not finite (1-based)
+	Reason string `json:"reason"` // e.g. "loss is NaN"
+}
+
+// Diverged says whether the run was stopped by a non-finite loss or gradient.
+func (r Record) Diverged() bool { return r.Status == StatusDiverged }
+
+// Environment is what changes a run's numbers on the same machine besides its settings:
+// libtorch's thread counts (reductions split differently), Go's, the CPU, and the
+// environment variables the math libraries read.
+type Environment struct {
+	TorchThreads        int               `json:"torch_threads"`
+	TorchInteropThreads int               `json:"torch_interop_threads"`
+	GoMaxProcs          int               `json:"gomaxprocs"`
+	CPU                 string            `json:"cpu,omitempty"`
+	Hostname            string            `json:"hostname,omitempty"`
+	Variables           map[string]string `json:"variables,omitempty"` // OMP_NUM_THREADS, MKL_NUM_THREADS, ... as set
 }
 
 // Model identifies the base model, down to the bytes of its files.
@@ -149,8 +189,14 @@ func validate(r Record) error {
 			errs = append(errs, fmt.Errorf("empty %s", f.name))
 		}
 	}
-	if _, ok := r.Scores[r.MainScore]; !ok {
+	if _, ok := r.Scores[r.MainScore]; !ok && !(r.Diverged() && len(r.Scores) == 0) { // diverged before its first evaluation
 		errs = append(errs, fmt.Errorf("main_score %q is not among the scores %v", r.MainScore, sortedKeys(r.Scores)))
+	}
+	switch {
+	case r.Status != "" && r.Status != StatusFinished && r.Status != StatusDiverged:
+		errs = append(errs, fmt.Errorf("status %q, want %q or %q", r.Status, StatusFinished, StatusDiverged))
+	case r.Diverged() != (r.Divergence != nil):
+		errs = append(errs, fmt.Errorf("status %q with divergence %v: a diverged record says where, no other does", r.Status, r.Divergence))
 	}
 	errs = append(errs, finite("scores", r.Scores))
 	for i, e := range r.History {
