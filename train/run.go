@@ -61,6 +61,19 @@ type Config struct {
 	// WarmupHint says, in the caller's terms, how to shorten the warm-up (the runner
 	// names its flags); empty: a generic hint.
 	WarmupHint string
+	// CheckpointEvery > 0 hands the state to Checkpoint every that many optimizer
+	// steps; Checkpoint (when set) also gets it after every evaluation and on Stop.
+	CheckpointEvery int
+	Checkpoint      func(Checkpoint) error
+	// Resume continues the run from a checkpoint that Run handed out for the same
+	// settings (the caller checks that they are the same).
+	Resume *Checkpoint
+	// Stop is polled after every optimizer step; true makes Run hand its state to
+	// Checkpoint and return ErrStopped.
+	Stop func() bool
+	// OnBest is called after an evaluation that is the best so far, with the model in
+	// that state (e.g. to save the trainable parameters).
+	OnBest func(Eval) error
 	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
 	// is given uses these, so that a run's record cannot disagree with its training.
 	Beta1, Beta2, Eps float64
@@ -119,7 +132,6 @@ func Run(cfg Config, task Task, opt *AdamW, hooks ...Hook) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	torchx.ManualSeed(cfg.Seed)
 	prev := torchx.SetGradEnabled(true) // not ts.MustGradSetEnabled: it misreports the previous mode
 	defer torchx.SetGradEnabled(prev)
 
@@ -129,6 +141,11 @@ func Run(cfg Config, task Task, opt *AdamW, hooks ...Hook) (Result, error) {
 	}
 	r := newRunner(cfg, task, opt, hooks, len(first))
 	r.checkSchedule()
+	if cfg.Resume != nil {
+		if err := r.restore(*cfg.Resume); err != nil {
+			return Result{}, err
+		}
+	}
 	r.res.SetupTime = time.Since(start)
 	err = r.train(first)
 	r.finish()
@@ -143,7 +160,8 @@ func (c Config) resolve(opt *AdamW) (Config, error) {
 	switch {
 	case opt == nil:
 		return c, errors.New("train: no optimizer")
-	case c.GradAccum < 0 || c.EvalEvery < 0 || c.MaxSteps < 0 || c.WarmupSteps < 0 || c.MaxGradNorm < 0:
+	case c.GradAccum < 0 || c.EvalEvery < 0 || c.MaxSteps < 0 || c.WarmupSteps < 0 || c.CheckpointEvery < 0 ||
+		!(c.MaxGradNorm >= 0) || math.IsInf(c.MaxGradNorm, 0):
 		return c, fmt.Errorf("train: negative setting in %+v", c)
 	case c.Epochs <= 0 && c.MaxSteps <= 0:
 		return c, errors.New("train: need Epochs > 0 or MaxSteps > 0")
@@ -178,6 +196,7 @@ type runner struct {
 	total, warmup int // optimizer steps of the schedule
 
 	step, epoch int
+	startBatch  int     // index of the first micro-batch to run in the first epoch (resume)
 	lastEval    int     // step of the latest evaluation (-1: none yet)
 	lossSum     float64 // sum of per-step losses since the latest evaluation
 	lossSteps   int
@@ -222,7 +241,7 @@ func (r *runner) checkSchedule() {
 func (r *runner) train(first []any) error {
 	r.task.SetTraining(true)
 	batches := first
-	for epoch := 0; !r.finished(epoch); epoch++ {
+	for epoch := r.epoch; !r.finished(epoch); epoch++ {
 		r.epoch = epoch
 		if epoch > 0 {
 			t0 := time.Now()
@@ -237,7 +256,10 @@ func (r *runner) train(first []any) error {
 		}
 	}
 	if r.lastEval != r.step {
-		return r.evaluate()
+		if err := r.evaluate(); err != nil {
+			return err
+		}
+		return r.checkpoint(len(batches))
 	}
 	return nil
 }
@@ -253,19 +275,42 @@ func (r *runner) finished(epoch int) bool {
 
 func (r *runner) runEpoch(batches []any) error {
 	ga := r.cfg.GradAccum
-	for i := 0; i < len(batches); i += ga {
+	start := r.startBatch
+	r.startBatch = 0
+	for i := start; i < len(batches); i += ga {
 		if r.cfg.MaxSteps > 0 && r.step >= r.cfg.MaxSteps {
 			return nil
 		}
 		if err := r.optimizerStep(batches[i:min(i+ga, len(batches))]); err != nil {
 			return err
 		}
-		endOfEpoch := i+ga >= len(batches)
-		if r.evalDue(endOfEpoch) {
+		next := min(i+ga, len(batches))
+		evaluated := r.evalDue(next == len(batches))
+		if evaluated {
 			if err := r.evaluate(); err != nil {
 				return err
 			}
 		}
+		stop := r.cfg.Stop != nil && r.cfg.Stop()
+		if evaluated || stop || (r.cfg.CheckpointEvery > 0 && r.step%r.cfg.CheckpointEvery == 0) {
+			if err := r.checkpoint(next); err != nil {
+				return err
+			}
+		}
+		if stop {
+			return fmt.Errorf("train: after step %d: %w", r.step, ErrStopped)
+		}
+	}
+	return nil
+}
+
+// checkpoint hands the state to Config.Checkpoint, if set.
+func (r *runner) checkpoint(next int) error {
+	if r.cfg.Checkpoint == nil {
+		return nil
+	}
+	if err := r.cfg.Checkpoint(r.snapshot(next)); err != nil {
+		return fmt.Errorf("train: checkpoint after step %d: %w", r.step, err)
 	}
 	return nil
 }
@@ -280,12 +325,23 @@ func (r *runner) evalDue(endOfEpoch bool) bool {
 // optimizerStep is one update from the given micro-batches, then the hooks.
 func (r *runner) optimizerStep(micro []any) error {
 	t0 := time.Now()
+	// Dropout draws from a generator seeded per step, so that a resumed run draws what
+	// an uninterrupted one would without saving libtorch's generator state.
+	torchx.ManualSeed(stepSeed(r.cfg.Seed, r.step))
 	loss, err := r.accumulate(micro)
 	if err != nil {
 		return err
 	}
+	if err := r.checkFinite("loss", loss); err != nil {
+		return err
+	}
+	// A non-finite gradient stops the run before it reaches the parameters.
+	gradNorm := GradNorm(r.params)
+	if err := r.checkFinite("gradient norm", gradNorm); err != nil {
+		return err
+	}
 	if r.cfg.MaxGradNorm > 0 {
-		ClipGradNorm(r.params, r.cfg.MaxGradNorm)
+		clipTo(r.params, r.cfg.MaxGradNorm, gradNorm)
 	}
 	r.opt.Step(LinearSchedule(r.step, r.warmup, r.total))
 	r.opt.ZeroGrad()
@@ -372,6 +428,11 @@ func (r *runner) evaluate() error {
 	r.res.History = append(r.res.History, ev)
 	if len(r.res.History) == 1 || better(v, r.res.Best.Scores.Values[r.res.Best.Scores.Main]) {
 		r.res.Best = ev
+		if r.cfg.OnBest != nil {
+			if err := r.cfg.OnBest(ev); err != nil {
+				return fmt.Errorf("train: saving the best evaluation (step %d): %w", r.step, err)
+			}
+		}
 	}
 	r.lossSum, r.lossSteps = 0, 0
 	r.bar.setDev(scores.Main, v, r.res.Best.Scores.Values[r.res.Best.Scores.Main])
@@ -401,4 +462,14 @@ func (r *runner) finish() {
 		r.res.StepTime = r.res.TrainTime / time.Duration(r.step)
 	}
 	r.res.PeakRSS = PeakRSS()
+}
+
+// stepSeed is libtorch's seed for optimizer step `step` (0-based) of a run seeded with
+// seed: SplitMix64's finaliser of the pair, so that neighbouring steps and seeds get
+// unrelated streams.
+func stepSeed(seed int64, step int) int64 {
+	z := uint64(seed)*0x9e3779b97f4a7c15 + uint64(step) + 1
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return int64((z ^ (z >> 31)) >> 1) // non-negative: torch.manual_seed takes any int64, but logs read better
 }
