@@ -8,6 +8,7 @@
 package methods
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 
@@ -38,6 +39,14 @@ type Method interface {
 	Describe() string
 	// Settings are the method's hyperparameters, recorded in every result.
 	Settings() map[string]any
+}
+
+// Stateful is a method whose training has state beyond its parameters and their
+// optimizer state, e.g. Adaptive Vector Freezing's frozen set. Checkpoints save it so
+// that a resumed run continues exactly; LoadState runs after Apply.
+type Stateful interface {
+	SaveState() (tensors map[string]*ts.Tensor, meta json.RawMessage, err error)
+	LoadState(tensors map[string]*ts.Tensor, meta json.RawMessage) error
 }
 
 // Delta is the update of one adapted matrix.

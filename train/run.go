@@ -63,8 +63,12 @@ type Config struct {
 	WarmupHint string
 	// CheckpointEvery > 0 hands the state to Checkpoint every that many optimizer
 	// steps; Checkpoint (when set) also gets it after every evaluation and on Stop.
-	CheckpointEvery int
-	Checkpoint      func(Checkpoint) error
+	// CheckpointInterval > 0 does the same when that much wall time has passed since
+	// the last checkpoint (or the start), so that a checkpoint costs a bounded share of
+	// the run on any hardware.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+	Checkpoint         func(Checkpoint) error
 	// Resume continues the run from a checkpoint that Run handed out for the same
 	// settings (the caller checks that they are the same).
 	Resume *Checkpoint
@@ -160,7 +164,7 @@ func (c Config) resolve(opt *AdamW) (Config, error) {
 	switch {
 	case opt == nil:
 		return c, errors.New("train: no optimizer")
-	case c.GradAccum < 0 || c.EvalEvery < 0 || c.MaxSteps < 0 || c.WarmupSteps < 0 || c.CheckpointEvery < 0 ||
+	case c.GradAccum < 0 || c.EvalEvery < 0 || c.MaxSteps < 0 || c.WarmupSteps < 0 || c.CheckpointEvery < 0 || c.CheckpointInterval < 0 ||
 		!(c.MaxGradNorm >= 0) || math.IsInf(c.MaxGradNorm, 0):
 		return c, fmt.Errorf("train: negative setting in %+v", c)
 	case c.Epochs <= 0 && c.MaxSteps <= 0:
@@ -195,13 +199,14 @@ type runner struct {
 	params        []Param
 	total, warmup int // optimizer steps of the schedule
 
-	step, epoch int
-	startBatch  int     // index of the first micro-batch to run in the first epoch (resume)
-	lastEval    int     // step of the latest evaluation (-1: none yet)
-	lossSum     float64 // sum of per-step losses since the latest evaluation
-	lossSteps   int
-	bar         *progress
-	res         Result
+	step, epoch    int
+	startBatch     int // index of the first micro-batch to run in the first epoch (resume)
+	lastCheckpoint time.Time
+	lastEval       int     // step of the latest evaluation (-1: none yet)
+	lossSum        float64 // sum of per-step losses since the latest evaluation
+	lossSteps      int
+	bar            *progress
+	res            Result
 }
 
 func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch int) *runner {
@@ -215,8 +220,8 @@ func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch 
 		params:   allParams(opt.Groups()),
 		total:    total,
 		warmup:   warmupSteps(cfg.WarmupSteps, cfg.WarmupRatio, total),
-		lastEval: -1,
-		bar:      newProgress(cfg.Progress, total),
+		lastEval: -1, lastCheckpoint: time.Now(),
+		bar: newProgress(cfg.Progress, total),
 	}
 }
 
@@ -292,7 +297,7 @@ func (r *runner) runEpoch(batches []any) error {
 			}
 		}
 		stop := r.cfg.Stop != nil && r.cfg.Stop()
-		if evaluated || stop || (r.cfg.CheckpointEvery > 0 && r.step%r.cfg.CheckpointEvery == 0) {
+		if evaluated || stop || r.checkpointDue() {
 			if err := r.checkpoint(next); err != nil {
 				return err
 			}
@@ -304,8 +309,14 @@ func (r *runner) runEpoch(batches []any) error {
 	return nil
 }
 
+func (r *runner) checkpointDue() bool {
+	every, interval := r.cfg.CheckpointEvery, r.cfg.CheckpointInterval
+	return (every > 0 && r.step%every == 0) || (interval > 0 && time.Since(r.lastCheckpoint) >= interval)
+}
+
 // checkpoint hands the state to Config.Checkpoint, if set.
 func (r *runner) checkpoint(next int) error {
+	r.lastCheckpoint = time.Now()
 	if r.cfg.Checkpoint == nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package vectorfit
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -92,11 +93,13 @@ type avf struct {
 	cfg     AVFConfig
 	vectors []vector
 	frozen  []bool
+	pcg     *rand.PCG // rng's source, kept to checkpoint its state
 	rng     *rand.Rand
 }
 
 func newAVF(cfg AVFConfig, vs []vector) *avf {
-	return &avf{cfg: cfg, vectors: vs, frozen: make([]bool, len(vs)), rng: rand.New(rand.NewPCG(cfg.Seed, 7))}
+	pcg := rand.NewPCG(cfg.Seed, 7)
+	return &avf{cfg: cfg, vectors: vs, frozen: make([]bool, len(vs)), pcg: pcg, rng: rand.New(pcg)}
 }
 
 func (a *avf) enabled() bool { return a.cfg.Mode != AVFNone && a.cfg.K > 0 }
@@ -171,4 +174,66 @@ func (a *avf) frozenNames() []string {
 		}
 	}
 	return out
+}
+
+// avfState is what a checkpoint keeps of AVF besides the vectors themselves.
+type avfState struct {
+	Frozen []string `json:"frozen"`
+	RNG    []byte   `json:"rng"` // the random ablation's PCG state
+}
+
+// t0Prefix names a vector's initial value in a checkpoint.
+const t0Prefix = "avf.initial/"
+
+// saveState returns the frozen set, the RNG and the initial vectors v_0.
+func (a *avf) saveState() (map[string]*ts.Tensor, json.RawMessage, error) {
+	rng, err := a.pcg.MarshalBinary()
+	if err != nil {
+		return nil, nil, err
+	}
+	meta, err := json.Marshal(avfState{Frozen: a.frozenNames(), RNG: rng})
+	if err != nil {
+		return nil, nil, err
+	}
+	tensors := map[string]*ts.Tensor{}
+	for _, v := range a.vectors {
+		tensors[t0Prefix+v.name] = v.t0
+	}
+	return tensors, meta, nil
+}
+
+// loadState restores the frozen set and the RNG. The initial vectors come from the
+// SVD that Apply ran again; they must equal the checkpoint's to the bit, or strengths
+// (and ΔW) would drift from the interrupted run's, so a difference is an error.
+func (a *avf) loadState(tensors map[string]*ts.Tensor, meta json.RawMessage) error {
+	var st avfState
+	if err := json.Unmarshal(meta, &st); err != nil {
+		return fmt.Errorf("vectorfit: checkpoint's AVF state: %w", err)
+	}
+	for _, v := range a.vectors {
+		saved, ok := tensors[t0Prefix+v.name]
+		if !ok {
+			return fmt.Errorf("vectorfit: checkpoint has no initial vector %q", t0Prefix+v.name)
+		}
+		if !saved.MustEqual(v.t0, false) {
+			return fmt.Errorf("vectorfit: the SVD of %s gives other singular values than the checkpoint's (other libtorch, threads or device?): resuming would not continue the same run", v.name)
+		}
+	}
+	byName := map[string]int{}
+	for i, v := range a.vectors {
+		byName[v.name] = i
+	}
+	var idx []int
+	for _, name := range st.Frozen {
+		i, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("vectorfit: checkpoint freezes %q, which this model has no vector of", name)
+		}
+		idx = append(idx, i)
+	}
+	if err := a.pcg.UnmarshalBinary(st.RNG); err != nil {
+		return fmt.Errorf("vectorfit: checkpoint's AVF RNG state: %w", err)
+	}
+	a.freeze(idx)
+	return nil
 }

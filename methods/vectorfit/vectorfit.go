@@ -1,7 +1,10 @@
 package vectorfit
 
 import (
+	"encoding/json"
 	"fmt"
+
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/models"
@@ -119,6 +122,22 @@ func (vf *VectorFit) CountAdapter(s models.Shape) int64 {
 		}
 	}
 	return n
+}
+
+// SaveState implements methods.Stateful: AVF's frozen set, RNG and initial vectors.
+func (vf *VectorFit) SaveState() (map[string]*ts.Tensor, json.RawMessage, error) {
+	if vf.avf == nil {
+		return nil, nil, fmt.Errorf("vectorfit: SaveState before Apply")
+	}
+	return vf.avf.saveState()
+}
+
+// LoadState implements methods.Stateful.
+func (vf *VectorFit) LoadState(tensors map[string]*ts.Tensor, meta json.RawMessage) error {
+	if vf.avf == nil {
+		return fmt.Errorf("vectorfit: LoadState before Apply")
+	}
+	return vf.avf.loadState(tensors, meta)
 }
 
 // Layers returns the adapted layers (for tests and reports).
