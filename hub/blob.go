@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,6 +53,10 @@ func (c *Client) fetchBlob(r repo, rc repoCache, m fileMeta) error {
 	}
 	inc := blob + ".incomplete"
 	if err := c.fetchWithRetry(r, m, inc); err != nil {
+		_, tooBig := errorsAs[*tooBigError](err)
+		if fi, serr := os.Stat(inc); tooBig || serr == nil && fi.Size() == 0 {
+			os.Remove(inc) // over the cap is not a prefix worth resuming, and an empty file none at all
+		}
 		return err
 	}
 	if err := verify(r, m, inc); err != nil {
@@ -130,7 +135,33 @@ func (c *Client) fetchOnce(r repo, m fileMeta, inc string, meter *meter) error {
 		f.Truncate(0) // the next attempt starts over without a Range
 		return &interruptedError{at: 0, err: fmt.Errorf("server could not resume at byte %d (HTTP %d); restarting", have, resp.StatusCode)}
 	}
-	return copyBody(ctx, f, start, m.size, &idleReader{r: resp.Body, timer: watchdog}, meter)
+	limit := m.size
+	if m.size < 0 {
+		limit = c.unknownSizeCap(m)
+		// A Content-Length past the cap is refused before any byte is read.
+		if resp.ContentLength >= 0 && start+resp.ContentLength > limit {
+			return c.tooBig(r, m, limit, fmt.Sprintf("the server announced %d bytes, more than", start+resp.ContentLength))
+		}
+	}
+	err = copyBody(ctx, f, start, limit, m.size >= 0, &idleReader{r: resp.Body, timer: watchdog}, meter)
+	if err == errOverLimit {
+		return c.tooBig(r, m, limit, "its body went past")
+	}
+	return err
+}
+
+// errOverLimit is copyBody's report that a body of unknown size passed the cap.
+var errOverLimit = errors.New("body longer than the cap")
+
+// tooBigError is a download of unknown size that passed its cap; fetchBlob
+// deletes its partial file.
+type tooBigError struct{ msg string }
+
+func (e *tooBigError) Error() string { return e.msg }
+
+func (c *Client) tooBig(r repo, m fileMeta, limit int64, how string) error {
+	return &tooBigError{fmt.Sprintf("download of %s %q file %q stopped: the hub did not state its size, and %s the %s cap for files of unknown size; the partial file was deleted: if the file is really that big, raise HF_HUB_MAX_UNKNOWN_SIZE (e.g. 100GiB), else check HF_ENDPOINT and any proxy",
+		r.kind, r.ref, m.file, how, capString(limit))}
 }
 
 // bodyStart says at which offset the response body belongs: have for a
@@ -150,21 +181,21 @@ func (c *Client) bodyStart(r repo, m fileMeta, resp *http.Response, have int64) 
 	return 0, c.statusErr(r, fmt.Sprintf("file %q", m.file), resp)
 }
 
-// copyBody writes body into f from offset start. A body shorter than size is
-// an interruption; a longer one is cut at size+1 so verify reports it rather
-// than a runaway server filling the disk.
-func copyBody(ctx context.Context, f *os.File, start, size int64, body io.Reader, meter *meter) error {
+// copyBody writes body into f from offset start, reading at most limit+1 bytes
+// in all, so that neither a file longer than its stated size nor a runaway
+// body of unknown size can fill the disk. limit is the file's size when known:
+// (sized) a shorter body is an interruption, a longer one is left for verify
+// to report. For a file of unknown size limit is the cap, and passing it
+// returns errOverLimit.
+func copyBody(ctx context.Context, f *os.File, start, limit int64, sized bool, body io.Reader, meter *meter) error {
 	if err := f.Truncate(start); err != nil {
 		return cacheErr(err)
 	}
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return cacheErr(err)
 	}
-	if size >= 0 {
-		body = io.LimitReader(body, size-start+1)
-	}
 	meter.at(start)
-	n, err := io.Copy(f, io.TeeReader(body, meter))
+	n, err := io.Copy(f, io.TeeReader(io.LimitReader(body, max(limit-start+1, 0)), meter))
 	got := start + n
 	if err != nil {
 		if _, isPath := errorsAs[*os.PathError](err); isPath {
@@ -172,8 +203,11 @@ func copyBody(ctx context.Context, f *os.File, start, size int64, body io.Reader
 		}
 		return &interruptedError{at: got, err: stalled(ctx, err)}
 	}
-	if size >= 0 && got < size {
-		return &interruptedError{at: got, err: fmt.Errorf("connection closed at %d of %d bytes", got, size)}
+	if !sized && got > limit {
+		return errOverLimit
+	}
+	if sized && got < limit {
+		return &interruptedError{at: got, err: fmt.Errorf("connection closed at %d of %d bytes", got, limit)}
 	}
 	return nil
 }

@@ -55,16 +55,95 @@ func (rc repoCache) lookup(revision string, files []string) (dir string, missing
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", files, false
 	}
-	missing = missingIn(dir, files)
+	missing = append(missingIn(dir, files), rc.escapingLinks(dir, files)...)
 	return dir, missing, len(missing) == 0
+}
+
+// escapingLinks lists the requested snapshot entries whose symlink leads
+// anywhere but this repo's blobs/ (an edited or foreign cache). They count as
+// missing, so online they are downloaded and relinked, and offline they are
+// named; a snapshot must never hand out a file from outside the cache.
+func (rc repoCache) escapingLinks(dir string, files []string) []string {
+	var bad []string
+	for _, f := range files {
+		names := []string{f}
+		if isGlob(f) {
+			names, _ = globDir(dir, f)
+		}
+		for _, n := range names {
+			if p := filepath.Join(dir, filepath.FromSlash(n)); !rc.linkInside(p) {
+				bad = append(bad, n+" (a link out of the cache)")
+			}
+		}
+	}
+	return bad
+}
+
+// linkInside reports whether p, if a symlink, points into blobs/: lexically,
+// as huggingface_hub's relative links do, or once both sides are resolved, for
+// absolute links spelled through another path to the same cache. A regular
+// file (the copy fallback) or a missing one is fine here.
+func (rc repoCache) linkInside(p string) bool {
+	target, err := os.Readlink(p)
+	if err != nil {
+		return true
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(p), target)
+	}
+	blobs := rc.blob("")
+	if within(blobs, target) {
+		return true
+	}
+	realTarget, err1 := filepath.EvalSymlinks(target)
+	realBlobs, err2 := filepath.EvalSymlinks(blobs)
+	return err1 == nil && err2 == nil && within(realBlobs, realTarget)
+}
+
+// within reports whether p lies strictly below dir, lexically.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && filepath.IsLocal(rel)
+}
+
+// noLinkedFolders refuses a snapshot whose folders on the way to dir include
+// a symlink: creating a link through it would land outside the cache. This
+// package and huggingface_hub only ever make real folders there.
+func noLinkedFolders(snapshot, dir string) error {
+	rel, err := filepath.Rel(snapshot, dir)
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("refusing to link into %s: it is not inside the snapshot folder %s", dir, snapshot)
+	}
+	p := snapshot
+	for _, el := range append([]string{""}, strings.Split(rel, string(filepath.Separator))...) {
+		p = filepath.Join(p, el)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil // not there yet: MkdirAll makes real folders from here on
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("cache folder %s is a symlink: a snapshot folder must hold real folders so that no file lands outside the cache; delete it and run again", p)
+		}
+	}
+	return nil
 }
 
 // link makes snapshots/<commit>/<file> a relative symlink to the blob, exactly
 // as huggingface_hub does, so the cache stays relocatable and shared with
 // Python. The link is made under a temporary name and renamed into place, so
 // the snapshot never shows a half-made entry.
+//
+// This is the one place a repo path becomes a file, so it re-checks the path
+// even though listings and arguments were checked on the way in.
 func (rc repoCache) link(commit, file, etag string) error {
-	dst := filepath.Join(rc.snapshot(commit), filepath.FromSlash(file))
+	if why := unsafePath(file); why != "" {
+		return fmt.Errorf("refusing to link %q into the cache: it has %s", file, why)
+	}
+	snap := rc.snapshot(commit)
+	dst := filepath.Join(snap, filepath.FromSlash(file))
+	if err := noLinkedFolders(snap, filepath.Dir(dst)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return cacheErr(err)
 	}

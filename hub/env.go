@@ -1,10 +1,13 @@
 package hub
 
 import (
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -18,21 +21,72 @@ import (
 //	Offline   HF_HUB_OFFLINE (else TRANSFORMERS_OFFLINE) is 1, true, yes or on
 //	Progress  os.Stderr, unless HF_HUB_DISABLE_PROGRESS_BARS is true
 //
+// and two variables of this package's own (huggingface_hub has neither guard):
+//
+//	AllowInsecureToken  HF_ALLOW_INSECURE_TOKEN is 1, true, yes or on
+//	MaxUnknownSize      HF_HUB_MAX_UNKNOWN_SIZE, bytes ("1073741824") or with a unit ("1GiB", "500MB")
+//
 // HF_HOME defaults to $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface.
+// A malformed HF_HUB_MAX_UNKNOWN_SIZE is reported by the first Resolve.
 func FromEnv() *Client {
 	home := hfHome()
 	c := &Client{
-		Endpoint: envEndpoint(),
-		Token:    envToken(home),
-		CacheDir: envCacheDir(home),
-		Offline:  envOffline(),
-		HTTP:     &http.Client{},
-		Progress: os.Stderr,
+		Endpoint:           envEndpoint(),
+		Token:              envToken(home),
+		CacheDir:           envCacheDir(home),
+		Offline:            envOffline(),
+		HTTP:               &http.Client{},
+		Progress:           os.Stderr,
+		AllowInsecureToken: isTrue(os.Getenv("HF_ALLOW_INSECURE_TOKEN")),
 	}
 	if isTrue(os.Getenv("HF_HUB_DISABLE_PROGRESS_BARS")) {
 		c.Progress = nil
 	}
+	if v := strings.TrimSpace(os.Getenv("HF_HUB_MAX_UNKNOWN_SIZE")); v != "" {
+		n, ok := parseByteSize(v)
+		if !ok {
+			c.envErr = fmt.Errorf("HF_HUB_MAX_UNKNOWN_SIZE=%q is not a size: use a positive number of bytes, like 1073741824, or one with a unit, like 1GiB or 500MB", v)
+		}
+		c.MaxUnknownSize = n
+	}
 	return c
+}
+
+// byteUnits are the suffixes parseByteSize accepts, decimal and binary.
+var byteUnits = map[string]int64{
+	"": 1, "B": 1,
+	"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+	"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40,
+}
+
+// parseByteSize reads "1073741824", "1GiB" or "500 MB" (case-insensitive);
+// ok is false for anything else, zero, or an overflowing product.
+func parseByteSize(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	unit, known := byteUnits[strings.ToUpper(strings.TrimSpace(s[i:]))]
+	if err != nil || !known || n <= 0 || n > math.MaxInt64/unit {
+		return 0, false
+	}
+	return n * unit, true
+}
+
+// capString renders a cap exactly, in the largest binary unit that divides
+// it, since a rounded "53.7 GB" would not say what to set.
+func capString(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func hfHome() string {
@@ -130,4 +184,16 @@ func (c *Client) httpClient() *http.Client {
 	hc := *base
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &hc
+}
+
+// unknownSizeCap is the most bytes accepted for the file m when its size is
+// not known (see Client.MaxUnknownSize).
+func (c *Client) unknownSizeCap(m fileMeta) int64 {
+	switch {
+	case c.MaxUnknownSize > 0:
+		return c.MaxUnknownSize
+	case isSHA256(m.etag):
+		return DefaultMaxUnknownLFS
+	}
+	return DefaultMaxUnknownOther
 }

@@ -2,11 +2,14 @@ package hub
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,11 +33,18 @@ type fakeHub struct {
 	files    map[string]fakeFile
 	token    string // when set, hub requests without it get 401
 	pageSize int    // tree entries per page (0 = all)
+	// treeExtra is appended to every tree listing page, to inject entries a
+	// hostile server might send.
+	treeExtra []map[string]any
+	linkBase  string // base URL of the tree's next-page links ("" = endpoint)
 	// cdnHook may serve an LFS GET itself (to cut or corrupt it); it returns
 	// false to let the normal handler run.
 	cdnHook func(w http.ResponseWriter, r *http.Request, f fakeFile) bool
 
 	hub, cdn *httptest.Server
+	endpoint string            // the hub's base URL as clients see it
+	cdnURL   string            // where LFS files redirect to
+	dial     map[string]string // host:port -> listener address, for made-up host names
 
 	mu   sync.Mutex
 	hits []hit
@@ -43,6 +53,11 @@ type fakeHub struct {
 type fakeFile struct {
 	data []byte
 	lfs  bool
+	// unsized files state no size anywhere: no X-Linked-Size or Content-Length
+	// on HEAD, no size in the listing, and a chunked GET body.
+	unsized bool
+	listed  bool   // an unsized file whose listing entry states its size after all
+	extra   []byte // sent after data in an unsized GET body: more than stated
 }
 
 type hit struct {
@@ -55,14 +70,55 @@ func newFakeHub(t *testing.T, kind, id string, files map[string]fakeFile) *fakeH
 	h := &fakeHub{t: t, kind: kind, id: id, commit: fakeCommit, files: files}
 	h.cdn = httptest.NewServer(h.record("cdn", h.serveCDN))
 	h.hub = httptest.NewServer(h.record("hub", h.serveHub))
+	h.endpoint, h.cdnURL = h.hub.URL, h.cdn.URL
 	t.Cleanup(h.hub.Close)
 	t.Cleanup(h.cdn.Close)
 	return h
 }
 
+// newFakeHubTLS serves the hub as https://example.com:<port> and the CDN as
+// https://cdn.example.com:<port>, like huggingface.co and its cdn-lfs
+// subdomain: the CDN is another host, and a subdomain of the hub's, the case
+// where net/http's own redirects would keep the Authorization header. The
+// client dials both names to the local listeners; httptest's certificate
+// covers example.com and *.example.com.
+func newFakeHubTLS(t *testing.T, kind, id string, files map[string]fakeFile) *fakeHub {
+	h := &fakeHub{t: t, kind: kind, id: id, commit: fakeCommit, files: files, dial: map[string]string{}}
+	h.cdn = httptest.NewTLSServer(h.record("cdn", h.serveCDN))
+	h.hub = httptest.NewTLSServer(h.record("hub", h.serveHub))
+	t.Cleanup(h.hub.Close)
+	t.Cleanup(h.cdn.Close)
+	h.endpoint = h.alias("example.com", h.hub)
+	h.cdnURL = h.alias("cdn.example.com", h.cdn)
+	return h
+}
+
+// alias makes https://host:<port of srv> reach srv.
+func (h *fakeHub) alias(host string, srv *httptest.Server) string {
+	addr := srv.Listener.Addr().(*net.TCPAddr)
+	name := net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	h.dial[name] = addr.String()
+	return "https://" + name
+}
+
+// httpClient trusts httptest's certificate and dials the aliases.
+func (h *fakeHub) httpClient() *http.Client {
+	if h.dial == nil {
+		return &http.Client{}
+	}
+	tr := h.hub.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if real, ok := h.dial[addr]; ok {
+			addr = real
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr}
+}
+
 // client returns a Client on this hub with a fresh empty cache.
 func (h *fakeHub) client() *Client {
-	return &Client{Endpoint: h.hub.URL, CacheDir: h.t.TempDir(), HTTP: &http.Client{}}
+	return &Client{Endpoint: h.endpoint, CacheDir: h.t.TempDir(), HTTP: h.httpClient()}
 }
 
 func (h *fakeHub) record(server string, next http.HandlerFunc) http.HandlerFunc {
@@ -129,14 +185,32 @@ func (h *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	if f.lfs {
 		sum := sha256Hex(f.data)
 		w.Header().Set("X-Linked-Etag", `"`+sum+`"`)
-		w.Header().Set("X-Linked-Size", strconv.Itoa(len(f.data)))
+		if !f.unsized {
+			w.Header().Set("X-Linked-Size", strconv.Itoa(len(f.data)))
+		}
 		w.Header().Set("ETag", `"pointer-etag"`) // the LFS pointer's, must not be used
-		w.Header().Set("Location", h.cdn.URL+"/lfs/"+sum)
+		w.Header().Set("Location", h.cdnURL+"/lfs/"+sum+"?X-Amz-Signature=secret")
 		w.WriteHeader(http.StatusFound)
 		return
 	}
 	w.Header().Set("ETag", `"`+gitSHA1(f.data)+`"`)
+	if f.unsized {
+		serveUnsized(w, r, f)
+		return
+	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+}
+
+// serveUnsized answers without Content-Length: nothing for HEAD, a chunked
+// body (flushed before the first byte) for GET.
+func serveUnsized(w http.ResponseWriter, r *http.Request, f fakeFile) {
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.(http.Flusher).Flush()
+	w.Write(f.data)
+	w.Write(f.extra)
 }
 
 func (h *fakeHub) knownRev(rev string) bool {
@@ -170,10 +244,10 @@ func (h *fakeHub) serveTree(w http.ResponseWriter, r *http.Request, rest string)
 		end = start + h.pageSize
 		q := r.URL.Query()
 		q.Set("cursor", strconv.Itoa(end))
-		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, h.hub.URL, r.URL.EscapedPath(), q.Encode()))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, cmp.Or(h.linkBase, h.endpoint), r.URL.EscapedPath(), q.Encode()))
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(entries[start:end])
+	json.NewEncoder(w).Encode(append(entries[start:end], h.treeExtra...))
 }
 
 func (h *fakeHub) treeEntries(dir string, recursive bool) []map[string]any {
@@ -205,6 +279,10 @@ func (h *fakeHub) treeEntries(dir string, recursive bool) []map[string]any {
 		if f.lfs {
 			e["lfs"] = map[string]any{"oid": sha256Hex(f.data), "size": len(f.data), "pointerSize": 130}
 		}
+		if f.unsized && !f.listed {
+			delete(e, "size")
+			delete(e, "lfs")
+		}
 		out = append(out, e)
 	}
 	return out
@@ -215,6 +293,10 @@ func (h *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	for _, f := range h.files {
 		if f.lfs && sha256Hex(f.data) == sum {
 			if h.cdnHook != nil && r.Method == http.MethodGet && h.cdnHook(w, r, f) {
+				return
+			}
+			if f.unsized {
+				serveUnsized(w, r, f)
 				return
 			}
 			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))

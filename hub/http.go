@@ -45,7 +45,11 @@ func (c *Client) do(ctx context.Context, method, rawURL string, hdr http.Header,
 		return nil, err
 	}
 	hc := c.httpClient()
+	var from *url.URL // the URL that redirected to u; nil for the first request
 	for hop := 0; ; hop++ {
+		if err := c.checkPlainHTTP(u, from, endpoint); err != nil {
+			return nil, err
+		}
 		resp, err := hc.Do(c.newRequest(ctx, method, u, hdr, sameOrigin(u, endpoint)))
 		if err != nil {
 			return nil, &netError{err}
@@ -58,8 +62,38 @@ func (c *Client) do(ctx context.Context, method, rawURL string, hdr http.Header,
 		if hop == maxRedirects {
 			return nil, fmt.Errorf("more than %d redirects from %s: check HF_ENDPOINT and any proxy", maxRedirects, rawURL)
 		}
-		u = next
+		from, u = u, next
 	}
+}
+
+// checkPlainHTTP refuses any plain-http request while a token is configured,
+// unless AllowInsecureToken is set. On the endpoint's origin the token itself
+// would travel in clear; elsewhere (the LFS CDN, a pagination link) the token
+// stays home, but the hub's redirects carry signed links that grant access to
+// the file as the token does, and a downgrade to http inside an https session
+// means something between us and the hub rewrites answers. A plain-http mirror
+// without a token stays allowed.
+func (c *Client) checkPlainHTTP(u, from, endpoint *url.URL) error {
+	if c.Token == "" || c.AllowInsecureToken || !strings.EqualFold(u.Scheme, "http") {
+		return nil
+	}
+	const optIn = "or set HF_ALLOW_INSECURE_TOKEN=1 (Client.AllowInsecureToken) if the network to this mirror is trusted"
+	switch {
+	case from != nil:
+		return fmt.Errorf("%s redirected to plain-http %s while HF_TOKEN is set: refusing, since the token or a signed download link would travel unencrypted; check HF_ENDPOINT and any proxy, %s",
+			redacted(from), redacted(u), optIn)
+	case sameOrigin(u, endpoint):
+		return fmt.Errorf("HF_ENDPOINT %s is plain http and HF_TOKEN is set: refusing to send the token unencrypted to %s; use an https endpoint, unset HF_TOKEN (public repos need none), %s",
+			c.endpoint(), redacted(u), optIn)
+	}
+	return fmt.Errorf("%s pointed to plain-http %s while HF_TOKEN is set: refusing, since a hub that sends an authenticated client to plain http is not to be trusted; check HF_ENDPOINT and any proxy, %s",
+		c.endpoint(), redacted(u), optIn)
+}
+
+// redacted drops the query and any user:password from a URL for messages: the
+// CDN's query string is a signature that grants access to the file.
+func redacted(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 func (c *Client) newRequest(ctx context.Context, method string, u *url.URL, hdr http.Header, withToken bool) *http.Request {

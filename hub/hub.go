@@ -40,7 +40,30 @@ type Client struct {
 	Offline  bool         // HF_HUB_OFFLINE=1
 	HTTP     *http.Client // nil means http.DefaultClient; leave Timeout 0, stalls are detected per read
 	Progress io.Writer    // download progress (nil = quiet)
+
+	// AllowInsecureToken (HF_ALLOW_INSECURE_TOKEN=1) lets requests go over
+	// plain http while Token is set. Without it such a request is refused
+	// before it is sent: an http endpoint, or any redirect or link to an http
+	// URL. Only for a mirror on a trusted network; a mirror of public repos
+	// needs no token, and plain http without a token is always allowed.
+	AllowInsecureToken bool
+
+	// MaxUnknownSize (HF_HUB_MAX_UNKNOWN_SIZE, bytes or e.g. "100GiB") caps a
+	// download whose size neither the hub's headers nor its listing state, so a
+	// runaway server cannot fill the disk. 0 means DefaultMaxUnknownLFS for LFS
+	// files (sha256 ETag) and DefaultMaxUnknownOther for the rest. A file of
+	// known size is never capped: its body must match that size exactly.
+	MaxUnknownSize int64
+
+	envErr error // a malformed environment variable seen by FromEnv, reported by Resolve
 }
+
+// Defaults of Client.MaxUnknownSize. The hub stores every file above 10 MB in
+// LFS, so a non-LFS file near 1 GiB is already far from normal.
+const (
+	DefaultMaxUnknownLFS   int64 = 50 << 30
+	DefaultMaxUnknownOther int64 = 1 << 30
+)
 
 // Resolve returns a local folder holding the requested files of a repo.
 //
@@ -57,6 +80,12 @@ type Client struct {
 func (c *Client) Resolve(kind, ref string, files []string) (string, error) {
 	if kind != "model" && kind != "dataset" {
 		return "", fmt.Errorf("unknown repo kind %q: use \"model\" or \"dataset\"", kind)
+	}
+	if c.envErr != nil {
+		return "", c.envErr
+	}
+	if c.MaxUnknownSize < 0 {
+		return "", fmt.Errorf("Client.MaxUnknownSize is %d: use 0 for the default or a positive number of bytes", c.MaxUnknownSize)
 	}
 	if err := validateFiles(files); err != nil {
 		return "", err

@@ -208,7 +208,7 @@ func TestUnreachableEndpointError(t *testing.T) {
 }
 
 func TestTokenSentToEndpointOnly(t *testing.T) {
-	h := newFakeHub(t, "model", "org/gated", modelFiles())
+	h := newFakeHubTLS(t, "model", "org/gated", modelFiles())
 	h.token = "hf_secret"
 	c := h.client()
 	c.Token = "hf_secret"
@@ -225,7 +225,7 @@ func TestTokenSentToEndpointOnly(t *testing.T) {
 	}
 	for _, x := range cdn {
 		if x.auth != "" {
-			t.Errorf("token leaked to the CDN (another port of the same host): %+v", x)
+			t.Errorf("token leaked to the CDN (cdn.example.com, a subdomain of the hub's host): %+v", x)
 		}
 	}
 }
@@ -514,11 +514,11 @@ func TestRevisions(t *testing.T) {
 }
 
 func TestHTTPErrors(t *testing.T) {
-	h := newFakeHub(t, "model", "org/gated", modelFiles())
+	h := newFakeHubTLS(t, "model", "org/gated", modelFiles())
 	h.token = "hf_right"
 	c := h.client()
 	_, err := c.Resolve("model", "org/gated", []string{"config.json"})
-	wantErr(t, err, `access to model repo "org/gated" was denied (HTTP 401`, "gated or private", h.hub.URL+"/org/gated", "set HF_TOKEN")
+	wantErr(t, err, `access to model repo "org/gated" was denied (HTTP 401`, "gated or private", h.endpoint+"/org/gated", "set HF_TOKEN")
 
 	c.Token = "hf_wrong"
 	_, err = c.Resolve("model", "org/gated", []string{"config.json"})
@@ -529,12 +529,12 @@ func TestHTTPErrors(t *testing.T) {
 	wantErr(t, err, `file "vocab.txt" was not found in model repo "org/gated" at revision main`)
 
 	_, err = c.Resolve("model", "org/other", []string{"config.json"})
-	wantErr(t, err, `model repo "org/other" was not found on `+h.hub.URL, "check the repo id", "HF_TOKEN")
+	wantErr(t, err, `model repo "org/other" was not found on `+h.endpoint, "check the repo id", "HF_TOKEN")
 
 	_, err = c.Resolve("model", "org/gated@nope", []string{"config.json"})
 	wantErr(t, err, `revision "nope" of model repo "org/gated" was not found`)
 
-	bare := httptest.NewServer(http.NotFoundHandler()) // a 404 without the hub's error headers
+	bare := httptest.NewTLSServer(http.NotFoundHandler()) // a 404 without the hub's error headers
 	defer bare.Close()
 	c.Endpoint = bare.URL
 	_, err = c.Resolve("model", "org/gated", []string{"config.json"})

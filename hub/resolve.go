@@ -42,14 +42,14 @@ func (c *Client) resolveRepo(r repo, files []string) (string, error) {
 
 // fetchRepo expands globs online, then downloads whatever the cache lacks.
 func (c *Client) fetchRepo(r repo, rc repoCache, files []string) (string, error) {
-	names, err := c.expand(r, files)
+	names, sizes, err := c.expand(r, files)
 	if err != nil {
 		return "", err
 	}
 	if dir, _, ok := rc.lookup(r.revision, names); ok {
 		return dir, nil
 	}
-	return c.download(r, rc, names)
+	return c.download(r, rc, names, sizes)
 }
 
 // notCached explains a cache miss that cannot be fixed by downloading.
@@ -81,7 +81,8 @@ type fileMeta struct {
 // first file's X-Repo-Commit pins the rest, so a push landing mid-download
 // cannot mix two commits in one snapshot. refs/<revision> is written last, so
 // an interrupted download never makes a partial snapshot look complete.
-func (c *Client) download(r repo, rc repoCache, files []string) (string, error) {
+// sizes are the tree listing's, used when the HEAD answer states no size.
+func (c *Client) download(r repo, rc repoCache, files []string, sizes map[string]int64) (string, error) {
 	if len(files) == 0 {
 		return "", fmt.Errorf("%s %q is not in the Hugging Face cache (%s) and no files were requested: name the files to download",
 			r.kind, r.ref, c.cacheDir())
@@ -91,6 +92,9 @@ func (c *Client) download(r repo, rc repoCache, files []string) (string, error) 
 		m, err := c.head(r, rev, f)
 		if err != nil {
 			return "", err
+		}
+		if n, listed := sizes[f]; listed && m.size < 0 {
+			m.size = n
 		}
 		if commit == "" {
 			commit, rev = m.commit, m.commit

@@ -61,30 +61,39 @@ func sortRecords(rs []Record) {
 // taskKey is one column of the paper table: a task of a suite.
 type taskKey struct{ suite, task string }
 
-// cellKey is one (task, method) cell: its records are the seeds.
+// rowKey is one row of the paper table: a method and, with Split, the label of a group
+// of its records that differ from the method's others ("lr=0.03"; empty otherwise).
+type rowKey struct{ method, variant string }
+
+// cellKey is one (task, row) cell: its records are the seeds.
 type cellKey struct {
 	taskKey
-	method string
+	row rowKey
 }
 
-// grid groups records into tasks × methods.
+// grid groups records into tasks × rows.
 type grid struct {
 	tasks      []taskKey // in compareTasks order, as the records are sorted
-	methods    []string
+	rows       []rowKey  // methods in compareMethods order; a method's unlabelled row first
 	cells      map[cellKey][]Record
+	mixed      map[cellKey]string // with Mix: what a cell's records differ in
 	main       map[taskKey]string // each task's main score
 	multiSuite bool               // label columns "suite/task" when tasks of several suites meet
 }
 
 // newGrid checks the records as a set and groups them. Every record of a task must share
 // its main score, or the seeds (and methods) of a column would compare different metrics.
-func newGrid(records []Record) (*grid, error) {
+// The records of a (task, method) that differ in model, code version or settings are
+// refused, averaged or split as grouping says.
+func newGrid(records []Record, grouping Grouping) (*grid, error) {
 	rs := slices.Clone(records)
 	sortRecords(rs)
-	g := &grid{cells: map[cellKey][]Record{}}
 	seen := map[id]bool{}
 	main := map[taskKey]string{}
 	suites := map[string]bool{}
+	var tasks []taskKey
+	var methods []string
+	byCell := map[taskKey]map[string][]Record{}
 	for _, r := range rs {
 		if err := validate(r); err != nil {
 			return nil, fmt.Errorf("reports: record %s: %w", r.id(), err)
@@ -94,28 +103,72 @@ func newGrid(records []Record) (*grid, error) {
 		}
 		seen[r.id()] = true
 		t := taskKey{r.Suite, r.Task}
-		if m, ok := main[t]; ok && m != r.MainScore {
-			return nil, fmt.Errorf("reports: %s/%s mixes main scores %q and %q (%s)", r.Suite, r.Task, m, r.MainScore, r.id())
+		// A run that diverged before its first evaluation has no score to compare, and
+		// may not name its main score.
+		if !(r.Diverged() && len(r.Scores) == 0 && r.MainScore == "") {
+			if m, ok := main[t]; ok && m != r.MainScore {
+				return nil, fmt.Errorf("reports: %s/%s mixes main scores %q and %q (%s)", r.Suite, r.Task, m, r.MainScore, r.id())
+			}
+			main[t] = r.MainScore
 		}
-		main[t] = r.MainScore
 		suites[r.Suite] = true
-		g.add(r)
+		if byCell[t] == nil {
+			tasks = append(tasks, t)
+			byCell[t] = map[string][]Record{}
+		}
+		if !slices.Contains(methods, r.Method) {
+			methods = append(methods, r.Method)
+		}
+		byCell[t][r.Method] = append(byCell[t][r.Method], r)
 	}
-	slices.SortFunc(g.methods, compareMethods)
-	g.multiSuite = len(suites) > 1
-	g.main = main
+	slices.SortFunc(methods, compareMethods)
+	g := &grid{tasks: tasks, cells: map[cellKey][]Record{}, mixed: map[cellKey]string{}, main: main, multiSuite: len(suites) > 1}
+	var refused []string
+	for _, t := range tasks {
+		for _, m := range methods {
+			cell := byCell[t][m]
+			if len(cell) == 0 {
+				continue
+			}
+			gs := partition(cell)
+			switch {
+			case len(gs) == 1:
+				g.add(t, rowKey{m, ""}, cell)
+			case grouping == Mix:
+				g.add(t, rowKey{m, ""}, cell)
+				g.mixed[cellKey{t, rowKey{m, ""}}] = describeGroups(gs)
+			case grouping == Split:
+				for i, label := range splitLabels(gs) {
+					g.add(t, rowKey{m, label}, gs[i].records)
+				}
+			default:
+				refused = append(refused, fmt.Sprintf("%s/%s %s: seeds differ in %s", t.suite, t.task, m, describeGroups(gs)))
+			}
+		}
+	}
+	if len(refused) > 0 {
+		return nil, &MixedError{Cells: refused}
+	}
+	// A method's rows stay together; its unlabelled row leads, labelled ones follow in
+	// the order they first appear (task order, then seed order).
+	slices.SortStableFunc(g.rows, func(a, b rowKey) int {
+		return cmp.Or(compareMethods(a.method, b.method), cmp.Compare(a.labelled(), b.labelled()))
+	})
 	return g, nil
 }
 
-func (g *grid) add(r Record) {
-	t := taskKey{r.Suite, r.Task}
-	if !slices.Contains(g.tasks, t) {
-		g.tasks = append(g.tasks, t)
+func (r rowKey) labelled() int {
+	if r.variant == "" {
+		return 0
 	}
-	if !slices.Contains(g.methods, r.Method) {
-		g.methods = append(g.methods, r.Method)
+	return 1
+}
+
+func (g *grid) add(t taskKey, row rowKey, rs []Record) {
+	if !slices.Contains(g.rows, row) {
+		g.rows = append(g.rows, row)
 	}
-	g.cells[cellKey{t, r.Method}] = append(g.cells[cellKey{t, r.Method}], r)
+	g.cells[cellKey{t, row}] = rs
 }
 
 func (g *grid) taskLabel(t taskKey) string {
@@ -134,6 +187,21 @@ func methodLabel(m string) string {
 		return n
 	}
 	return m
+}
+
+// rowLabel is the method's name, and with Split what sets the row apart:
+// "VectorFit [lr=0.03]".
+func rowLabel(r rowKey) string {
+	if r.variant == "" {
+		return methodLabel(r.method)
+	}
+	return methodLabel(r.method) + " [" + r.variant + "]"
+}
+
+// finished drops diverged records: their scores are the best before the divergence and
+// their times stop early, so no mean counts them.
+func finished(rs []Record) []Record {
+	return slices.DeleteFunc(slices.Clone(rs), Record.Diverged)
 }
 
 // meanStd is the mean and the sample standard deviation (n−1), the usual spread over a

@@ -1,6 +1,18 @@
 // Package reports stores one JSON record per run (SPEC §5) and renders the records as
 // the paper's tables (markdown), a flat CSV, or a JSON array.
 //
+// A table cell is the mean ± std of one (task, method)'s seeds, so it averages only
+// records that differ in nothing but the seed: equal model (name and file hashes), code
+// version, method settings, hyperparameters and data, and a settings hash present in all
+// or none (records from before it existed group among themselves). Otherwise Render
+// refuses with a *MixedError naming what differs and which seeds have what; Mix averages
+// anyway and notes it under the table (‡), Split shows each group as its own row
+// ("VectorFit [lr=0.03]"). Diverged runs never enter a mean, score or time: the cell
+// is marked †, a footnote names each diverged seed with its step, reason and best score
+// before it, and a cell whose every seed diverged reads "diverged"; the detail table
+// counts them apart ("3 + 1 diverged"). CSV and JSON average nothing and list every
+// record with these fields.
+//
 // It depends on methods only for the parameter and rank types; it never touches tensors.
 package reports
 
@@ -80,15 +92,14 @@ type Divergence struct {
 func (r Record) Diverged() bool { return r.Status == StatusDiverged }
 
 // Environment is what changes a run's numbers on the same machine besides its settings:
-// libtorch's thread counts (reductions split differently), Go's, the CPU, and the
+// libtorch's intra-op thread count (reductions split differently), Go's, the CPU, and the
 // environment variables the math libraries read.
 type Environment struct {
-	TorchThreads        int               `json:"torch_threads"`
-	TorchInteropThreads int               `json:"torch_interop_threads"`
-	GoMaxProcs          int               `json:"gomaxprocs"`
-	CPU                 string            `json:"cpu,omitempty"`
-	Hostname            string            `json:"hostname,omitempty"`
-	Variables           map[string]string `json:"variables,omitempty"` // OMP_NUM_THREADS, MKL_NUM_THREADS, ... as set
+	TorchThreads int               `json:"torch_threads"`
+	GoMaxProcs   int               `json:"gomaxprocs"`
+	CPU          string            `json:"cpu,omitempty"`
+	Hostname     string            `json:"hostname,omitempty"`
+	Variables    map[string]string `json:"variables,omitempty"` // OMP_NUM_THREADS, MKL_NUM_THREADS, ... as set
 }
 
 // Model identifies the base model, down to the bytes of its files.

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -21,18 +22,34 @@ import (
 // Formats are the formats Render writes.
 var Formats = []string{"md", "csv", "json"}
 
-// Render writes records as format: "md" (the paper table and the detail table, for a
-// paper draft), "csv" (one row per record, raw values, for analysis) or "json" (the
-// records as an indented array). Records are checked as a set first: each valid, none
-// twice, one main score per task.
+// Render is RenderGrouped with Refuse: a table cell never averages records that differ
+// in more than their seed.
 func Render(w io.Writer, records []Record, format string) error {
+	return RenderGrouped(w, records, format, Refuse)
+}
+
+// RenderGrouped writes records as format: "md" (the paper table and the detail table,
+// for a paper draft), "csv" (one row per record, raw values, for analysis) or "json"
+// (the records as an indented array). Records are checked as a set first: each valid,
+// none twice, one main score per task. Grouping applies to the tables, which average:
+// the records of a (task, method) that differ in model, code version or settings are
+// refused, mixed or split as it says. CSV and JSON average nothing; they list every
+// record with the fields that tell them apart (status, settings hash, model, code
+// version, hyperparameters, method settings).
+func RenderGrouped(w io.Writer, records []Record, format string, grouping Grouping) error {
 	if !slices.Contains(Formats, format) {
 		return fmt.Errorf("reports: unknown format %q, want one of %s", format, strings.Join(Formats, ", "))
 	}
 	if len(records) == 0 {
 		return errors.New("reports: no records to render")
 	}
-	g, err := newGrid(records)
+	if grouping < Refuse || grouping > Split {
+		return fmt.Errorf("reports: unknown grouping %d, want Refuse, Mix or Split", grouping)
+	}
+	if format != "md" {
+		grouping = Split // never refuses; the rows are the records either way
+	}
+	g, err := newGrid(records, grouping)
 	if err != nil {
 		return err
 	}
@@ -49,10 +66,11 @@ func Render(w io.Writer, records []Record, format string) error {
 func (g *grid) records() []Record {
 	var out []Record
 	for _, tk := range g.tasks {
-		for _, m := range g.methods {
-			out = append(out, g.cells[cellKey{tk, m}]...)
+		for _, row := range g.rows {
+			out = append(out, g.cells[cellKey{tk, row}]...)
 		}
 	}
+	sortRecords(out) // split rows of a method would otherwise interleave its seeds
 	return out
 }
 
@@ -98,7 +116,14 @@ func writeMarkdownTable(w io.Writer, t table) error {
 			return err
 		}
 	}
-	return tb.Render()
+	if err := tb.Render(); err != nil {
+		return err
+	}
+	if len(t.footnotes) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "\n- %s\n", strings.Join(t.footnotes, "\n- "))
+	return err
 }
 
 // alignments puts text left and numbers right, as a paper table does.
@@ -170,7 +195,27 @@ func csvColumns(rs []Record) []csvColumn {
 		{"method", func(r Record) string { return r.Method }},
 		{"seed", func(r Record) string { return strconv.FormatInt(r.Seed, 10) }},
 		{"main_score", func(r Record) string { return r.MainScore }},
-		{"main_value", func(r Record) string { return num(r.Scores[r.MainScore]) }},
+		{"main_value", func(r Record) string {
+			if v, ok := r.Scores[r.MainScore]; ok {
+				return num(v)
+			}
+			return "" // diverged before its first evaluation
+		}},
+		// An old record without a status finished: say so, so that a filter on
+		// status == "finished" keeps it.
+		{"status", func(r Record) string { return cmp.Or(r.Status, StatusFinished) }},
+		{"divergence_step", func(r Record) string {
+			if r.Divergence == nil {
+				return ""
+			}
+			return strconv.Itoa(r.Divergence.Step)
+		}},
+		{"divergence_reason", func(r Record) string {
+			if r.Divergence == nil {
+				return ""
+			}
+			return r.Divergence.Reason
+		}},
 	}
 	for _, k := range scoreKeys(rs) {
 		cols = append(cols, csvColumn{"score_" + k, func(r Record) string {
@@ -187,11 +232,41 @@ func csvColumns(rs []Record) []csvColumn {
 			csvColumn{"rank_fraction_" + string(t), func(r Record) string { return rankField(r, t, rankFraction) }},
 			csvColumn{"effective_rank_" + string(t), func(r Record) string { return rankField(r, t, rankEffective) }})
 	}
-	return append(cols,
+	cols = append(cols,
 		csvColumn{"device", func(r Record) string { return r.Device }},
 		csvColumn{"code_version", func(r Record) string { return r.Code.Version }},
+		csvColumn{"settings_hash", func(r Record) string { return r.SettingsHash }},
+		csvColumn{"model", func(r Record) string { return r.Model.Name }},
+		csvColumn{"model_config_sha256", func(r Record) string { return r.Model.ConfigSHA256 }},
+		csvColumn{"model_weights_sha256", func(r Record) string { return r.Model.WeightsSHA256 }})
+	// The settings that tell experiments apart, one column each, so that an analysis can
+	// group by them (the tables group by them too).
+	cols = append(cols, mapColumns("hp_", rs, func(r Record) map[string]any { return r.Hyperparameters })...)
+	cols = append(cols, mapColumns("setting_", rs, func(r Record) map[string]any { return r.MethodSettings })...)
+	return append(cols,
 		csvColumn{"started_at", func(r Record) string { return timeText(r.StartedAt) }},
 		csvColumn{"finished_at", func(r Record) string { return timeText(r.FinishedAt) }})
+}
+
+// mapColumns is one column per key of the records' maps, prefixed; a record without the
+// key leaves it empty.
+func mapColumns(prefix string, rs []Record, m func(Record) map[string]any) []csvColumn {
+	keys := map[string]bool{}
+	for _, r := range rs {
+		for k := range m(r) {
+			keys[k] = true
+		}
+	}
+	var cols []csvColumn
+	for _, k := range sortedKeys(keys) {
+		cols = append(cols, csvColumn{prefix + k, func(r Record) string {
+			if v, ok := m(r)[k]; ok {
+				return valueText(v)
+			}
+			return ""
+		}})
+	}
+	return cols
 }
 
 var fixedCSVColumns = []csvColumn{

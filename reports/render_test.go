@@ -98,13 +98,15 @@ func TestRenderCSV(t *testing.T) {
 		t.Fatalf("%d rows, want a header and %d records", len(rows), len(rs))
 	}
 	wantHeader := []string{
-		"suite", "task", "method", "seed", "main_score", "main_value", "score_accuracy", "score_matthews",
+		"suite", "task", "method", "seed", "main_score", "main_value", "status", "divergence_step", "divergence_reason",
+		"score_accuracy", "score_matthews",
 		"best_step", "params_adapter", "params_head", "params_total", "params_base", "params_adapter_percent",
 		"setup_seconds", "train_seconds", "eval_seconds", "step_seconds", "steps", "peak_rss_bytes",
 		"rank_mean_query", "rank_fraction_query", "effective_rank_query",
 		"rank_mean_value", "rank_fraction_value", "effective_rank_value",
 		"rank_mean_ffn_up", "rank_fraction_ffn_up", "effective_rank_ffn_up",
-		"device", "code_version", "started_at", "finished_at",
+		"device", "code_version", "settings_hash", "model", "model_config_sha256", "model_weights_sha256",
+		"started_at", "finished_at",
 	}
 	if !slices.Equal(rows[0], wantHeader) {
 		t.Errorf("header\n%q\nwant\n%q", rows[0], wantHeader)
@@ -119,7 +121,7 @@ func TestRenderCSV(t *testing.T) {
 		{1, "score_accuracy", "0.83"}, {4, "task", "rte"}, {4, "score_matthews", ""},
 		{6, "method", "lora"}, {6, "rank_fraction_value", "0.010416666666666666"}, {6, "rank_mean_ffn_up", ""},
 		{7, "method", "fullft"}, {7, "params_adapter", "108891648"}, {7, "peak_rss_bytes", "1610612736"},
-		{7, "step_seconds", "0.3"}, {7, "started_at", ""},
+		{7, "step_seconds", "0.3"}, {7, "started_at", ""}, {7, "status", "finished"}, {7, "divergence_step", ""},
 	} {
 		if got := cell(c.row, c.col); got != c.want {
 			t.Errorf("row %d %s = %q, want %q", c.row, c.col, got, c.want)

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,15 +16,23 @@ const missing = "–"
 
 // table is a rendered-to-text table, independent of the output format.
 type table struct {
-	title  string // heading
-	note   string // one line saying how to read it
-	header []string
-	rows   [][]string
-	text   []int // columns of names and text, left-aligned; numbers are right-aligned
+	title     string // heading
+	note      string // one line saying how to read it
+	header    []string
+	rows      [][]string
+	text      []int    // columns of names and text, left-aligned; numbers are right-aligned
+	footnotes []string // under the table: diverged seeds (†), mixed cells (‡)
 }
 
+// Cell markers, explained by a footnote under the table.
+const (
+	markDiverged = "†"
+	markMixed    = "‡"
+)
+
 // paperTable is the paper's Table 1: methods × tasks, main score ×100 as mean ± std over
-// seeds, and the average over tasks for rows that have them all.
+// finished seeds, and the average over tasks for rows that have them all. Cells with
+// diverged seeds are marked †, cells that mix settings (Mix) ‡; footnotes say which.
 func paperTable(g *grid) table {
 	t := table{
 		title: "Results",
@@ -36,29 +45,34 @@ func paperTable(g *grid) table {
 		t.header = append(t.header, g.taskLabel(tk))
 	}
 	t.header = append(t.header, "Avg.")
-	for _, m := range g.methods {
-		t.rows = append(t.rows, g.paperRow(m))
+	for _, row := range g.rows {
+		t.rows = append(t.rows, g.paperRow(row))
 	}
+	t.footnotes = append(g.divergedNotes(), g.mixedNotes()...)
 	return t
 }
 
 func (g *grid) mainScores() string {
 	parts := make([]string, len(g.tasks))
 	for i, tk := range g.tasks {
-		parts[i] = g.taskLabel(tk) + " " + g.main[tk]
+		parts[i] = g.taskLabel(tk) + " " + cmp.Or(g.main[tk], missing) // every seed diverged unevaluated
 	}
 	return strings.Join(parts, ", ")
 }
 
-func (g *grid) paperRow(m string) []string {
+func (g *grid) paperRow(row rowKey) []string {
 	var all []Record
 	var means []float64
 	var cells []string
 	for _, tk := range g.tasks {
-		rs := g.cells[cellKey{tk, m}]
+		rs := g.cells[cellKey{tk, row}]
 		all = append(all, rs...)
-		xs := collect(rs, mainScore)
-		cells = append(cells, meanStdText(xs))
+		xs := collect(finished(rs), mainScore)
+		text := meanStdText(xs)
+		if len(xs) == 0 && len(rs) > 0 {
+			text = "diverged" // every seed did
+		}
+		cells = append(cells, text+g.markers(cellKey{tk, row}))
 		if len(xs) > 0 {
 			means = append(means, mean(xs))
 		}
@@ -68,8 +82,97 @@ func (g *grid) paperRow(m string) []string {
 	if len(means) == len(g.tasks) {
 		avg = fmt.Sprintf("%.2f", mean(means))
 	}
-	row := append([]string{methodLabel(m), paramsText(all)}, cells...)
-	return append(row, avg)
+	row0 := append([]string{rowLabel(row), paramsText(preferFinished(all))}, cells...)
+	return append(row0, avg)
+}
+
+// markers is " †", " ‡", " †‡" or nothing.
+func (g *grid) markers(c cellKey) string {
+	var m string
+	if rs := g.cells[c]; len(finished(rs)) < len(rs) {
+		m += markDiverged
+	}
+	if _, ok := g.mixed[c]; ok {
+		m += markMixed
+	}
+	if m == "" {
+		return ""
+	}
+	return " " + m
+}
+
+// preferFinished is the finished records, or all when none finished: a diverged run's
+// parameter counts are still the method's.
+func preferFinished(rs []Record) []Record {
+	if fin := finished(rs); len(fin) > 0 {
+		return fin
+	}
+	return rs
+}
+
+func (g *grid) cellLabel(c cellKey) string { return g.taskLabel(c.taskKey) + " · " + rowLabel(c.row) }
+
+// cellsInOrder lists the non-empty cells row by row, as the paper table reads.
+func (g *grid) cellsInOrder() []cellKey {
+	var out []cellKey
+	for _, row := range g.rows {
+		for _, tk := range g.tasks {
+			if c := (cellKey{tk, row}); len(g.cells[c]) > 0 {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// divergedNotes says, per cell with diverged seeds, which seeds stopped where and why,
+// and the best score each reached before (its record keeps it; the mean does not).
+func (g *grid) divergedNotes() []string {
+	var out []string
+	for _, c := range g.cellsInOrder() {
+		rs := g.cells[c]
+		var which []string
+		for _, r := range rs {
+			if r.Diverged() {
+				which = append(which, divergenceText(r))
+			}
+		}
+		k, n := len(which), len(rs)
+		switch {
+		case k == 0:
+			continue
+		case k == n:
+			out = append(out, fmt.Sprintf("%s %s: %d of %d seeds diverged, so the cell has no mean: %s.",
+				markDiverged, g.cellLabel(c), k, n, strings.Join(which, "; ")))
+		default:
+			out = append(out, fmt.Sprintf("%s %s: %d of %d seeds diverged and %s left out of the mean: %s.",
+				markDiverged, g.cellLabel(c), k, n, plural(k, "is", "are"), strings.Join(which, "; ")))
+		}
+	}
+	return out
+}
+
+// divergenceText is "seed 3 at step 120 (loss is NaN), best 55.00 before it".
+func divergenceText(r Record) string {
+	s := fmt.Sprintf("seed %d at step %d", r.Seed, r.Divergence.Step)
+	if r.Divergence.Reason != "" {
+		s += " (" + r.Divergence.Reason + ")"
+	}
+	if v, ok := mainScore(r); ok {
+		s += fmt.Sprintf(", best %.2f before it", v)
+	}
+	return s
+}
+
+// mixedNotes says what each mixed cell averages (Mix).
+func (g *grid) mixedNotes() []string {
+	var out []string
+	for _, c := range g.cellsInOrder() {
+		if what, ok := g.mixed[c]; ok {
+			out = append(out, fmt.Sprintf("%s %s averages seeds that differ in %s.", markMixed, g.cellLabel(c), what))
+		}
+	}
+	return out
 }
 
 // mainScore is a record's main score on the paper's ×100 scale.
@@ -142,32 +245,52 @@ func percentText(p float64) string {
 }
 
 // detailTable has one row per (task, method): every score, parameters, times, memory and
-// the update rank per layer type, averaged over seeds.
+// the update rank per layer type, averaged over finished seeds; Seeds counts the diverged
+// ones apart ("3 + 1 diverged"), which count nowhere else.
 func detailTable(g *grid) table {
 	t := table{
 		title: "Details",
 		note: "Per task and method, means over seeds; scores × 100; times in seconds except the step; " +
 			"peak RSS is the largest over seeds; ΔW rank: mean rank per layer type (fraction of full rank).",
-		header: []string{"Task", "Method", "Seeds", "Scores", "Adapter", "Head", "% base",
-			"Setup (s)", "Train (s)", "Step (ms)", "Eval (s)", "Peak RSS (MiB)", "ΔW rank", "Effective rank"},
-		text: []int{0, 1, 3, 12, 13},
+		header: detailHeader,
+		text:   []int{0, 1, 3, 12, 13},
 	}
 	for _, tk := range g.tasks {
-		for _, m := range g.methods {
-			if rs := g.cells[cellKey{tk, m}]; len(rs) > 0 {
-				t.rows = append(t.rows, detailRow(g.taskLabel(tk), m, rs))
+		for _, row := range g.rows {
+			if rs := g.cells[cellKey{tk, row}]; len(rs) > 0 {
+				method := rowLabel(row)
+				if _, ok := g.mixed[cellKey{tk, row}]; ok {
+					method += " " + markMixed
+				}
+				t.rows = append(t.rows, detailRow(g.taskLabel(tk), method, rs))
 			}
 		}
 	}
+	t.footnotes = g.mixedNotes()
 	return t
 }
 
-func detailRow(task, method string, rs []Record) []string {
+var detailHeader = []string{"Task", "Method", "Seeds", "Scores", "Adapter", "Head", "% base",
+	"Setup (s)", "Train (s)", "Step (ms)", "Eval (s)", "Peak RSS (MiB)", "ΔW rank", "Effective rank"}
+
+func detailRow(task, method string, all []Record) []string {
+	rs := finished(all)
+	seeds := strconv.Itoa(len(rs))
+	if d := len(all) - len(rs); d > 0 {
+		seeds += fmt.Sprintf(" + %d diverged", d)
+	}
+	if len(rs) == 0 {
+		row := []string{task, method, seeds}
+		for len(row) < len(detailHeader) {
+			row = append(row, missing)
+		}
+		return row
+	}
 	timing := func(f func(Timing) float64, scale float64) string {
 		return fmt.Sprintf("%.1f", scale*mean(collect(rs, func(r Record) (float64, bool) { return f(r.Timing), true })))
 	}
 	return []string{
-		task, methodLabel(method), strconv.Itoa(len(rs)), scoresText(rs),
+		task, method, seeds, scoresText(rs),
 		spanText(rangeOf(rs, func(c methods.Counts) float64 { return float64(c.Adapter) }), humanCount),
 		spanText(rangeOf(rs, func(c methods.Counts) float64 { return float64(c.Head) }), humanCount),
 		spanText(rangeOf(rs, func(c methods.Counts) float64 { return c.AdapterPercent }), percentText),

@@ -34,7 +34,7 @@ func TestMeanStdText(t *testing.T) {
 // paperRows renders the paper table of rs as cells.
 func paperRows(t *testing.T, rs []Record) table {
 	t.Helper()
-	g, err := newGrid(rs)
+	g, err := newGrid(rs, Refuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestDetailTable(t *testing.T) {
 		r.Ranks = []methods.RankSummary{summary(models.Query, 768, 768, 700), summary(models.FFNDown, 760+2*i, 768, 600)}
 	}
 	lora := rec("rte", "lora", 1, "accuracy", 0.7)
-	g, err := newGrid([]Record{lora, vf2, vf1})
+	g, err := newGrid([]Record{lora, vf2, vf1}, Refuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestGridRejects(t *testing.T) {
 		{"main score not among the scores", `main_score "f1" is not among the scores [accuracy]`, []Record{noMain}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := newGrid(c.rs)
+			_, err := newGrid(c.rs, Refuse)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("newGrid: %v, want an error containing %q", err, c.want)
 			}

@@ -21,13 +21,30 @@ import (
 	"github.com/vectorfit/harness/reports"
 )
 
+// Exit statuses: 0 all runs finished; 1 some runs failed or diverged (the others'
+// records are written, the failures listed); 2 bad input or a command that could not
+// start; 130 interrupted (the current run checkpointed).
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "runner:", err)
-		}
-		os.Exit(2)
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err == nil {
+		return
 	}
+	if !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "runner:", err)
+	}
+	os.Exit(exitStatus(err))
+}
+
+func exitStatus(err error) int {
+	var ie *interruptedError
+	var fe *failedRunsError
+	switch {
+	case errors.As(err, &ie):
+		return 130
+	case errors.As(err, &fe):
+		return 1
+	}
+	return 2
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -45,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	recs, err := runAll(o, stderr)
 	if len(recs) > 0 {
-		if rerr := reports.Render(stdout, recs, "md"); rerr != nil && err == nil {
+		if rerr := reports.RenderGrouped(stdout, recs, "md", reports.Split); rerr != nil && err == nil {
 			err = rerr
 		}
 	}

@@ -15,8 +15,31 @@ import (
 
 // modelSource is where the base model comes from.
 type modelSource struct {
-	name string // "tiny", a hub id or a folder
-	dir  string // local folder; "" for the built-in tiny model
+	name string        // "tiny", a hub id or a folder
+	dir  string        // local folder; "" for the built-in tiny model
+	info reports.Model // what records say of it, its files hashed once per command
+}
+
+// tinyInfo describes the built-in models.
+var tinyInfo = map[string]reports.Model{
+	"glue":   {Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"},
+	"squad":  {Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"},
+	"vision": {Name: "tiny", Source: "built-in tiny ViT (32×32, patch 4, 2 layers, hidden 64), weights from seed 0"},
+}
+
+// identify hashes the checkpoint's config and weights, once per command.
+func (s *modelSource) identify() error {
+	s.info = reports.Model{Name: s.name, Source: s.dir}
+	var err error
+	if s.info.ConfigSHA256, _, err = reports.FileSHA256(filepath.Join(s.dir, "config.json")); err != nil {
+		return err
+	}
+	w, err := deberta.WeightsFile(s.dir)
+	if err != nil {
+		return err
+	}
+	s.info.WeightsSHA256, _, err = reports.FileSHA256(w)
+	return err
 }
 
 // resolveModel finds a checkpoint folder: local, in the Hugging Face cache, or
@@ -24,7 +47,7 @@ type modelSource struct {
 // microsoft/deberta-v3-base ships); text suites also need tokenizer.json.
 func resolveModel(ref, suite string) (modelSource, error) {
 	if ref == "tiny" {
-		return modelSource{name: "tiny"}, nil
+		return modelSource{name: "tiny", info: tinyInfo[suite]}, nil
 	}
 	c := hub.FromEnv()
 	dir, err := c.Resolve("model", ref, []string{"config.json"})
@@ -42,7 +65,8 @@ func resolveModel(ref, suite string) (modelSource, error) {
 				"python3 -c 'from transformers import AutoTokenizer; AutoTokenizer.from_pretrained(%q).save_pretrained(\"DIR\")' and -model DIR", err, ref)
 		}
 	}
-	return modelSource{name: ref, dir: dir}, nil
+	src := modelSource{name: ref, dir: dir}
+	return src, src.identify()
 }
 
 // tinySeed fixes the built-in "pre-trained" weights: every method and seed starts from
@@ -83,8 +107,7 @@ func buildText(src modelSource, want textModel, seed int64) (built, error) {
 		if err != nil {
 			return built{}, err
 		}
-		info := reports.Model{Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"}
-		return built{model: m, info: info, extras: tok, to: m.To}, nil
+		return built{model: m, info: src.info, extras: tok, to: m.To}, nil
 	}
 	kind, err := modelType(src.dir)
 	if err != nil {
@@ -94,11 +117,7 @@ func buildText(src modelSource, want textModel, seed int64) (built, error) {
 	if err != nil {
 		return built{}, err
 	}
-	info := reports.Model{Name: src.name, Source: src.dir}
-	info.ConfigSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "config.json"))
-	if w, err := deberta.WeightsFile(src.dir); err == nil {
-		info.WeightsSHA256, _, _ = reports.FileSHA256(w)
-	}
+	info := src.info
 	switch kind {
 	case "deberta-v2":
 		c, err := deberta.LoadConfig(filepath.Join(src.dir, "config.json"))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -59,6 +60,18 @@ type Options struct {
 	VectorFitOpt string  `json:"vectorfit"`
 	LoRAOpt      string  `json:"lora"`
 
+	// Keeping work: checkpoints, skipping finished runs, failures.
+	CheckpointEvery string `json:"checkpoint-every"` // optimizer steps ("500") or wall time ("5m")
+	KeepCheckpoints bool   `json:"keep-checkpoints"`
+	SaveBest        bool   `json:"save-best"`
+	Force           bool   `json:"force"`
+	FailFast        bool   `json:"fail-fast"`
+
+	// Input guards.
+	AllowDevOverlap bool  `json:"allow-dev-overlap"`
+	MaxPixels       int64 `json:"max-pixels"`
+	Threads         int   `json:"threads"`
+
 	// InterpolatePos: vision images of another size than the checkpoint's image_size
 	// resize its position embeddings (transformers' interpolate_pos_encoding).
 	InterpolatePos bool `json:"interpolate-pos"`
@@ -69,6 +82,7 @@ func defaultOptions() Options {
 		Suite: "glue", Tasks: "all", Methods: "vectorfit",
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
 		SyntheticN: 512, SyntheticDev: 256, TrainSplit: "train", DevSplit: "test", WeightDecay: -1, ClsDropout: -1, Warmup: -1,
+		CheckpointEvery: "5m", MaxPixels: defaultMaxPixels,
 	}
 }
 
@@ -105,6 +119,14 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DevSplit, "dev-split", o.DevSplit, "vision: split of -data to evaluate on")
 	fs.Float64Var(&o.DevFraction, "dev-fraction", o.DevFraction, "vision: hold out this fraction of the training split as dev (for data without one)")
 	fs.BoolVar(&o.InterpolatePos, "interpolate-pos", o.InterpolatePos, "vision: allow images of another size than the checkpoint's image_size by interpolating its position embeddings (transformers' interpolate_pos_encoding)")
+	fs.StringVar(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "checkpoint every N optimizer steps (\"500\") or this much wall time (\"5m\"), and at every evaluation; a rerun of the same command resumes from the latest (\"0\": only at evaluations)")
+	fs.BoolVar(&o.KeepCheckpoints, "keep-checkpoints", o.KeepCheckpoints, "keep a run's checkpoint after its record is written (default: removed)")
+	fs.BoolVar(&o.SaveBest, "save-best", o.SaveBest, "save the best evaluation's trainable parameters in -out/best/ (LoRA: a PEFT adapter folder; other methods: safetensors)")
+	fs.BoolVar(&o.Force, "force", o.Force, "redo runs whose record exists, replacing it, and discard their checkpoints")
+	fs.BoolVar(&o.FailFast, "fail-fast", o.FailFast, "stop at the first failed or diverged run (default: go on with the next and list failures at the end)")
+	fs.BoolVar(&o.AllowDevOverlap, "allow-dev-overlap", o.AllowDevOverlap, "vision: allow -train-split equal to -dev-split (training and evaluating on the same images)")
+	fs.Int64Var(&o.MaxPixels, "max-pixels", o.MaxPixels, "vision: refuse images whose header claims more pixels than this (checked before decoding)")
+	fs.IntVar(&o.Threads, "threads", o.Threads, "libtorch intra-op threads (0: libtorch's default); recorded, since it changes the numbers")
 	fs.IntVar(&o.SyntheticN, "synthetic-train", o.SyntheticN, "synthetic training examples")
 	fs.IntVar(&o.SyntheticDev, "synthetic-dev", o.SyntheticDev, "synthetic dev examples per split")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress bar")
@@ -147,17 +169,6 @@ func parseOptions(args []string, stderr io.Writer) (Options, error) {
 	return o, o.check()
 }
 
-// check rejects settings that contradict each other.
-func (o Options) check() error {
-	switch {
-	case o.WarmupRatio < 0 || o.WarmupRatio >= 1:
-		return fmt.Errorf("-warmup-ratio %g: want a fraction in [0, 1)", o.WarmupRatio)
-	case o.WarmupRatio > 0 && o.Warmup >= 0:
-		return fmt.Errorf("-warmup %d and -warmup-ratio %g: set one", o.Warmup, o.WarmupRatio)
-	}
-	return nil
-}
-
 // readConfig reads a JSON config over the defaults; an unknown key is an error naming it.
 func readConfig(path string) (Options, error) {
 	raw, err := os.ReadFile(path)
@@ -195,6 +206,9 @@ func (o Options) seeds() ([]int64, error) {
 		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("-seeds %q: %q is not an integer", o.Seeds, s)
+		}
+		if slices.Contains(out, v) {
+			return nil, fmt.Errorf("-seeds %q: seed %d is listed twice (it would train the same run twice)", o.Seeds, v)
 		}
 		out = append(out, v)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,19 +16,40 @@ import (
 )
 
 // reportCmd renders a folder of records: go run ./runner report -in results -format md.
+// The tables average the seeds of a (task, method) only when they share model, code
+// version and settings; otherwise they refuse, naming the differences, unless -mix
+// (average anyway, noted under the table) or -split (one row per group) says otherwise.
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	in := fs.String("in", "results", "folder of JSON records")
-	format := fs.String("format", "md", "md, csv or json")
+	format := fs.String("format", "md", "md, csv or json (csv and json list every record and average nothing)")
+	mix := fs.Bool("mix", false, "md: average the seeds of a (task, method) even when they differ in model, code version or settings, with a note under the table saying what each such cell mixes")
+	split := fs.Bool("split", false, "md: show the seeds of a (task, method) that differ in model, code version or settings as separate rows, labelled with what differs (e.g. \"VectorFit [lr=0.03]\")")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("report: unexpected argument %q (the folder goes in -in)", fs.Arg(0))
+	}
+	grouping := reports.Refuse
+	switch {
+	case *mix && *split:
+		return errors.New("report: -mix and -split exclude each other: -mix averages records that differ into one cell, -split shows them as separate rows")
+	case *mix:
+		grouping = reports.Mix
+	case *split:
+		grouping = reports.Split
 	}
 	recs, err := reports.ReadDir(*in)
 	if err != nil {
 		return err
 	}
-	return reports.Render(stdout, recs, *format)
+	err = reports.RenderGrouped(stdout, recs, *format, grouping)
+	if mixed := (*reports.MixedError)(nil); errors.As(err, &mixed) {
+		return fmt.Errorf("%w\nrerun with -split to show each group as its own row, or with -mix to average them anyway (noted under the table)", err)
+	}
+	return err
 }
 
 // scoreCmd scores a JSON-lines prediction file against a task's dev data with the

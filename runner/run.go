@@ -3,11 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sugarme/gotch"
 
@@ -58,61 +56,15 @@ type protocol struct {
 var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "vision": visionSuite{}}
 
 // runAll trains every (task, method, seed), writing one record each as it finishes: a
-// run that dies leaves the finished records intact.
+// run that dies leaves the finished records intact, a rerun skips them and resumes the
+// unfinished one from its checkpoint.
 func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
-	s, ok := suites[o.Suite]
-	if !ok {
-		return nil, fmt.Errorf("-suite %q: this build runs glue, squad and vision (nlg and diffusion are planned)", o.Suite)
-	}
-	tasks, err := s.tasks(o)
+	c, err := newCommand(o, stderr)
 	if err != nil {
 		return nil, err
 	}
-	names, err := registry.ParseList(o.Methods)
-	if err != nil {
-		return nil, err
-	}
-	seeds, err := o.seeds()
-	if err != nil {
-		return nil, err
-	}
-	dev, err := resolveDevice(o.Device)
-	if err != nil {
-		return nil, err
-	}
-	// Resolve every method's options before anything slow: a typo fails in a second.
-	for _, n := range names {
-		if _, err := newMethod(o, n, 0); err != nil {
-			return nil, err
-		}
-	}
-	o = withSuiteDefaults(o, tasks)
-	src, err := resolveModel(o.Model, o.Suite)
-	if err != nil {
-		return nil, err
-	}
-	var done []reports.Record
-	for _, t := range tasks {
-		p, err := s.prepare(o, t)
-		if err != nil {
-			return done, err
-		}
-		for _, m := range names {
-			for _, seed := range seeds {
-				rec, err := runOne(o, t, m, seed, p, src, dev, stderr)
-				if err != nil {
-					return done, fmt.Errorf("%s %s seed %d: %w", t, m, seed, err)
-				}
-				path, err := reports.Write(o.Out, rec)
-				if err != nil {
-					return done, err
-				}
-				fmt.Fprintf(stderr, "%s %s seed %d: %s %.4f -> %s\n", t, m, seed, rec.MainScore, rec.Scores[rec.MainScore], path)
-				done = append(done, rec)
-			}
-		}
-	}
-	return done, nil
+	defer c.close()
+	return c.runAll()
 }
 
 // withSuiteDefaults fills -model and -data left empty with the paper's model and the
@@ -223,75 +175,6 @@ func newMethod(o Options, name string, seed int64) (methods.Method, error) {
 		kv["seed"] = fmt.Sprint(seed)
 	}
 	return registry.New(name, kv)
-}
-
-func runOne(o Options, task, method string, seed int64, prep prepared, src modelSource, dev gotch.Device, stderr io.Writer) (reports.Record, error) {
-	started := time.Now()
-	p := prep.protocol(o, method)
-	b, err := prep.model(src, o, seed)
-	if err != nil {
-		return reports.Record{}, err
-	}
-	b.to(dev)
-	meth, err := newMethod(o, method, seed)
-	if err != nil {
-		return reports.Record{}, err
-	}
-	if err := meth.Apply(b.model); err != nil {
-		return reports.Record{}, err
-	}
-	predDir := filepath.Join(o.Out, "predictions", fmt.Sprintf("%s_%s_%s_seed%d", o.Suite, task, method, seed))
-	tt, main, err := prep.newTask(b, p, seed, predDir)
-	if err != nil {
-		return reports.Record{}, err
-	}
-	adapter, head := meth.Trainable()
-	opt := train.NewAdamW([]train.Group{
-		{Name: "adapter", Params: adapter, LR: p.lr, WeightDecay: p.weightDecay},
-		{Name: "head", Params: head, LR: p.headLR, WeightDecay: p.weightDecay},
-	}, 0.9, 0.999, 1e-8)
-	cfg := train.Config{
-		Epochs: p.epochs, MaxSteps: o.MaxSteps, WarmupSteps: max(p.warmup, 0), WarmupRatio: p.warmupRatio, MaxGradNorm: o.MaxGradNorm,
-		GradAccum: o.GradAccum, EvalEvery: o.EvalEvery, Seed: seed, Log: stderr,
-		WarmupHint: "pass a smaller -warmup, or -warmup-ratio 0.06 for a fraction of the run",
-	}
-	if !o.Quiet {
-		cfg.Progress = stderr
-		fmt.Fprintf(stderr, "%s · %s · seed %d · %s\n", task, meth.Describe(), seed, b.info.Name)
-	}
-	setup := time.Since(started)
-	hyper := map[string]any{
-		"lr": p.lr, "head_lr": p.headLR, "epochs": p.epochs, "max_steps": o.MaxSteps, "batch": p.batch,
-		"max_len": p.maxLen, "warmup_steps": p.warmup, "warmup_ratio": p.warmupRatio, "weight_decay": p.weightDecay,
-		"max_grad_norm": o.MaxGradNorm, "grad_accum": o.GradAccum, "eval_every": o.EvalEvery,
-		"adam_betas": []float64{0.9, 0.999}, "adam_eps": 1e-8,
-		"schedule": "linear warm-up, linear decay", "max_train": o.MaxTrain,
-	}
-	for k, v := range p.extra {
-		hyper[k] = v
-	}
-	res, err := train.Run(cfg, tt, opt, meth.Hooks()...)
-	if err != nil {
-		return reports.Record{}, err
-	}
-	per, summary, err := methods.Ranks(meth)
-	if err != nil {
-		return reports.Record{}, err
-	}
-	return reports.Record{
-		Schema: reports.SchemaVersion, Suite: o.Suite, Task: task, Method: method,
-		MethodDescription: meth.Describe(), MethodSettings: meth.Settings(), Seed: seed,
-		Model: b.info, Data: prep.files(), Hyperparameters: hyper,
-		Scores: res.Best.Scores.Values, MainScore: main, BestStep: res.Best.Step,
-		History: history(res), Params: methods.Count(meth, b.model), Ranks: summary, MatrixRanks: per,
-		Timing: reports.Timing{
-			SetupSeconds: setup.Seconds(), TrainSeconds: res.TrainTime.Seconds(), EvalSeconds: res.EvalTime.Seconds(),
-			StepSeconds: res.StepTime.Seconds(), Steps: res.Steps,
-		},
-		Schedule:     reports.Schedule{TotalSteps: res.TotalSteps, WarmupSteps: res.WarmupSteps, WarmupExceedsSteps: res.WarmupExceedsSteps},
-		PeakRSSBytes: res.PeakRSS, Device: dev.Name, Code: codeVersion(), Command: typedCommand(os.Args),
-		StartedAt: started, FinishedAt: time.Now(),
-	}, nil
 }
 
 // typedCommand is the command line as the user typed it. `go run ./runner ...` runs a

@@ -78,7 +78,7 @@ func TestSyntheticLearns(t *testing.T) {
 
 func TestBadInputIsAClearError(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.json")
+	cfg := filepath.Join(t.TempDir(), "c.json")
 	os.WriteFile(cfg, []byte(`{"lr": 0.01, "epochz": 3}`), 0o644)
 	tests := []struct {
 		args []string
@@ -100,7 +100,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 			t.Errorf("run %v: error %v, want one containing %q", tt.args, err, tt.want)
 		}
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("failed runs left files behind: %v", entries)
 	}
 }
@@ -165,7 +165,7 @@ func TestSQuADEndToEnd(t *testing.T) {
 	if r.MainScore != "f1" || r.Task != "squad_v2" {
 		t.Errorf("main score %q task %q", r.MainScore, r.Task)
 	}
-	preds := filepath.Join(out, "predictions", "squad_squad_v2_vectorfit_seed1")
+	preds := filepath.Join(out, "predictions", "squad_squad-v2_vectorfit_seed1") // the record's name
 	if _, err := os.Stat(filepath.Join(preds, "predictions.json")); err != nil {
 		t.Fatalf("no predictions written: %v", err)
 	}

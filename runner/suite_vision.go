@@ -102,8 +102,7 @@ func (v *visionTask) model(src modelSource, o Options, seed int64) (built, error
 			return built{}, err
 		}
 		m.InterpolatePos = o.InterpolatePos
-		info := reports.Model{Name: "tiny", Source: "built-in tiny ViT (32×32, patch 4, 2 layers, hidden 64), weights from seed 0"}
-		return built{model: m, info: info, extras: vision.ProcessorFor(int(c.ImageSize)), to: m.To}, nil
+		return built{model: m, info: src.info, extras: vision.ProcessorFor(int(c.ImageSize)), to: m.To}, nil
 	}
 	c, err := vit.LoadConfig(filepath.Join(src.dir, "config.json"))
 	if err != nil {
@@ -121,10 +120,7 @@ func (v *visionTask) model(src modelSource, o Options, seed int64) (built, error
 			return built{}, err
 		}
 	}
-	info := reports.Model{Name: src.name, Source: src.dir}
-	info.ConfigSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "config.json"))
-	info.WeightsSHA256, _, _ = reports.FileSHA256(filepath.Join(src.dir, "model.safetensors"))
-	return built{model: m, info: info, extras: proc, to: m.To}, nil
+	return built{model: m, info: src.info, extras: proc, to: m.To}, nil
 }
 
 func (v *visionTask) newTask(b built, p protocol, seed int64, _ string) (train.Task, string, error) {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/vectorfit/harness/internal/torchx"
+	"github.com/vectorfit/harness/methods/registry"
+	"github.com/vectorfit/harness/reports"
+)
+
+// command is one training command: its settings, checked once, and what it has done.
+type command struct {
+	o        Options
+	suite    suite
+	tasks    []string
+	methods  []string
+	seeds    []int64
+	dev      gotch.Device
+	src      modelSource
+	stderr   io.Writer
+	existing map[string]reports.Record // records already in -out, by file name
+	env      reports.Environment
+	code     reports.Code
+	release  func() // the -out lock
+
+	stop     atomic.Bool // Ctrl-C: finish the step, checkpoint, exit 130
+	training atomic.Bool // a run is inside train.Run (else Ctrl-C exits at once)
+	signals  chan os.Signal
+	failed   []string // one line per failed or diverged run
+}
+
+// interruptedError ends a command stopped by Ctrl-C after checkpointing: exit 130.
+type interruptedError struct{ msg string }
+
+func (e *interruptedError) Error() string { return e.msg }
+
+// failedRunsError ends a command some of whose runs failed or diverged: exit 1.
+type failedRunsError struct {
+	failed []string
+	total  int
+}
+
+func (e *failedRunsError) Error() string {
+	return fmt.Sprintf("%d of %d runs failed or diverged (the others' records are written):\n  %s",
+		len(e.failed), e.total, strings.Join(e.failed, "\n  "))
+}
+
+// newCommand checks everything that can be checked before the first step: the suite,
+// tasks, methods and their options, seeds, device, model, and the -out folder (lock,
+// writable, existing records readable, no stale temporary files).
+func newCommand(o Options, stderr io.Writer) (*command, error) {
+	c := &command{o: o, stderr: stderr}
+	var ok bool
+	if c.suite, ok = suites[o.Suite]; !ok {
+		return nil, fmt.Errorf("-suite %q: this build runs glue, squad and vision (nlg and diffusion are planned)", o.Suite)
+	}
+	var err error
+	if c.tasks, err = c.suite.tasks(o); err != nil {
+		return nil, err
+	}
+	if c.methods, err = registry.ParseList(o.Methods); err != nil {
+		return nil, err
+	}
+	if c.seeds, err = o.seeds(); err != nil {
+		return nil, err
+	}
+	if c.dev, err = resolveDevice(o.Device); err != nil {
+		return nil, err
+	}
+	// Resolve every method's options before anything slow: a typo fails in a second.
+	for _, n := range c.methods {
+		if _, err := newMethod(o, n, 0); err != nil {
+			return nil, err
+		}
+	}
+	c.o = withSuiteDefaults(o, c.tasks)
+	if c.src, err = resolveModel(c.o.Model, c.o.Suite); err != nil {
+		return nil, err
+	}
+	if err := checkMaxLen(c.o, c.src); err != nil {
+		return nil, err
+	}
+	if o.Threads > 0 {
+		torchx.SetNumThreads(o.Threads)
+	}
+	c.env, c.code = environment(), codeVersion()
+	if err := c.openOut(); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.handleSignals()
+	return c, nil
+}
+
+func (c *command) close() {
+	if c.signals != nil {
+		signal.Stop(c.signals)
+	}
+	if c.release != nil {
+		c.release()
+	}
+}
+
+// handleSignals makes the first Ctrl-C (or SIGTERM) stop the training run after its
+// current step, with a checkpoint, and a second one, or one outside training, exit now.
+func (c *command) handleSignals() {
+	c.signals = make(chan os.Signal, 2)
+	signal.Notify(c.signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for range c.signals {
+			if c.training.Load() && !c.stop.Load() {
+				c.stop.Store(true)
+				fmt.Fprintln(c.stderr, "\ninterrupt: finishing the current step, then saving a checkpoint (interrupt again to quit at once)")
+				continue
+			}
+			fmt.Fprintln(c.stderr, "\ninterrupt: quitting; the finished records are kept")
+			c.close()
+			os.Exit(130)
+		}
+	}()
+}
+
+// runAll runs every (task, method, seed); a failed run is listed and the next one
+// starts, unless -fail-fast.
+func (c *command) runAll() ([]reports.Record, error) {
+	var done []reports.Record
+	total := len(c.tasks) * len(c.methods) * len(c.seeds)
+	for _, t := range c.tasks {
+		p, err := c.suite.prepare(c.o, t)
+		if err != nil {
+			if stop := c.fail(fmt.Sprintf("%s (all methods and seeds)", t), err); stop != nil {
+				return done, stop
+			}
+			continue
+		}
+		for _, m := range c.methods {
+			for _, seed := range c.seeds {
+				name := fmt.Sprintf("%s %s seed %d", t, m, seed)
+				rec, err := c.runOrSkip(t, m, seed, p)
+				var ie *interruptedError
+				if errors.As(err, &ie) {
+					return done, err
+				}
+				if err != nil {
+					if stop := c.fail(name, err); stop != nil {
+						return done, stop
+					}
+					continue
+				}
+				done = append(done, rec)
+				if rec.Diverged() {
+					if stop := c.fail(name, fmt.Errorf("diverged at step %d: %s (record kept, marked diverged)", rec.Divergence.Step, rec.Divergence.Reason)); stop != nil {
+						return done, stop
+					}
+				}
+			}
+		}
+	}
+	if len(c.failed) > 0 {
+		return done, &failedRunsError{c.failed, total}
+	}
+	return done, nil
+}
+
+// fail lists a failed run; with -fail-fast it returns the error that ends the command.
+func (c *command) fail(name string, err error) error {
+	line := fmt.Sprintf("%s: %v", name, err)
+	fmt.Fprintln(c.stderr, "failed:", line)
+	c.failed = append(c.failed, line)
+	if c.o.FailFast {
+		return fmt.Errorf("%s (-fail-fast)", line)
+	}
+	return nil
+}
