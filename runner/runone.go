@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,8 +60,20 @@ func (c *command) runOrSkip(task, method string, seed int64, prep prepared) (rep
 			fmt.Fprintf(c.stderr, "warning: the record is written but its checkpoint %s could not be removed: %v\n", ck, err)
 		}
 	}
-	fmt.Fprintf(c.stderr, "%s %s seed %d: %s %.4f -> %s\n", task, method, seed, rec.MainScore, rec.Scores[rec.MainScore], path)
+	fmt.Fprintf(c.stderr, "%s %s seed %d: %s -> %s\n", task, method, seed, outcome(rec), path)
 	return rec, nil
+}
+
+// outcome is a run's result in a few words.
+func outcome(r reports.Record) string {
+	best := fmt.Sprintf("%s %.4f", r.MainScore, r.Scores[r.MainScore])
+	if !r.Diverged() {
+		return best
+	}
+	if len(r.Scores) == 0 {
+		return fmt.Sprintf("diverged at step %d, before its first evaluation", r.Divergence.Step)
+	}
+	return fmt.Sprintf("diverged at step %d; best before it %s at step %d", r.Divergence.Step, best, r.BestStep)
 }
 
 // header is a run's record before training: its identity, settings and settings hash.
@@ -90,15 +106,21 @@ func hyperparameters(o Options, p protocol) map[string]any {
 // differences names what differs between two records' settings, for the refusal.
 func differences(a, b reports.Record) string {
 	var d []string
+	// Compared as JSON: one side may be read back from a record file.
+	same := func(a, b any) bool {
+		x, _ := json.Marshal(a)
+		y, _ := json.Marshal(b)
+		return bytes.Equal(x, y)
+	}
 	diff := func(what string, x, y map[string]any) {
-		for k, v := range y {
-			if fmt.Sprint(x[k]) != fmt.Sprint(v) {
+		for _, k := range slices.Sorted(maps.Keys(y)) {
+			if v := y[k]; !same(x[k], v) {
 				d = append(d, fmt.Sprintf("%s %s %v → %v", what, k, x[k], v))
 			}
 		}
-		for k, v := range x {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if _, ok := y[k]; !ok {
-				d = append(d, fmt.Sprintf("%s %s %v → unset", what, k, v))
+				d = append(d, fmt.Sprintf("%s %s %v → unset", what, k, x[k]))
 			}
 		}
 	}

@@ -38,6 +38,12 @@ type LoRA struct {
 	// module's r (rank_pattern may give modules different ranks).
 	peftDir string
 	ranks   map[string]int64
+	// rslora is use_rslora of the adapter FromPEFT read (scaling α/√r); loaded lists
+	// the base-model parameters (biases, modules_to_save outside the head) that a loaded
+	// adapter wrote into the model, which SavePEFT cannot express.
+	rslora bool
+	loaded []string
+	merged bool // Merge folded the adapters into the weights
 }
 
 // New returns LoRA with cfg.
@@ -55,6 +61,7 @@ func New(cfg Config) (*LoRA, error) {
 type Layer struct {
 	linear  *models.Linear
 	A, B    *ts.Tensor
+	alpha   float64 // lora_alpha; scaling is alpha/r (alpha/√r with rsLoRA)
 	scaling float64
 	dropout float64
 }
@@ -82,6 +89,7 @@ func (lo *LoRA) Apply(m models.Model) error {
 			linear:  l,
 			A:       models.Uniform(rng, -bound, bound, lo.cfg.R, l.In()).MustTotype(l.Weight.DType(), true),
 			B:       ts.MustZeros([]int64{l.Out(), lo.cfg.R}, l.Weight.DType(), l.Weight.MustDevice()),
+			alpha:   lo.cfg.Alpha,
 			scaling: lo.cfg.Alpha / float64(lo.cfg.R),
 			dropout: lo.cfg.Dropout,
 		}
@@ -169,6 +177,7 @@ func (lo *LoRA) Merge() {
 			ly.linear.Adapter = nil
 		}
 	})
+	lo.merged = true
 }
 
 // Layers returns the adapted layers.

@@ -444,6 +444,7 @@ func (c *PEFTConfig) Scaling(r int64, alpha float64) float64 {
 type peftLayer struct {
 	linear  *models.Linear
 	r       int64
+	alpha   float64
 	scaling float64
 	a, b    *ts.Tensor
 }
@@ -495,7 +496,7 @@ func readPEFT(dir string, m models.Model) (*peftAdapter, error) {
 		case !slices.Equal(ta.MustSize(), wantA) || !slices.Equal(tb.MustSize(), wantB):
 			problems = append(problems, fmt.Sprintf("%s: the config gives r=%d, so lora_A %v and lora_B %v, but the file has %v and %v", l.Name, r, wantA, wantB, ta.MustSize(), tb.MustSize()))
 		default:
-			a.layers = append(a.layers, peftLayer{linear: l, r: r, scaling: c.Scaling(r, alpha), a: ta, b: tb})
+			a.layers = append(a.layers, peftLayer{linear: l, r: r, alpha: alpha, scaling: c.Scaling(r, alpha), a: ta, b: tb})
 		}
 	}
 	byName := map[string]*ts.Tensor{}
@@ -559,13 +560,26 @@ func (a *peftAdapter) otherTensor(name string, t *ts.Tensor, byName map[string]*
 	return nil
 }
 
-// copyParams writes the file's biases and modules_to_save into the model.
-func (a *peftAdapter) copyParams() {
+// copyParams writes the file's biases and modules_to_save into the model and returns
+// the names of those outside the task head, sorted.
+func (a *peftAdapter) copyParams(m models.Model) []string {
 	models.NoGrad(func() {
 		for name, t := range a.params {
 			a.dsts[name].Copy_(t)
 		}
 	})
+	head := map[string]bool{}
+	for _, p := range models.HeadParams(m) {
+		head[p.Name] = true
+	}
+	var base []string
+	for name := range a.params {
+		if !head[name] {
+			base = append(base, name)
+		}
+	}
+	slices.Sort(base)
+	return base
 }
 
 // FromPEFT adapts m as the PEFT adapter folder dir says and loads its weights: the
@@ -582,10 +596,10 @@ func FromPEFT(m models.Model, dir string, seed uint64) (*LoRA, error) {
 		return nil, fmt.Errorf("%s: %w", a.cfg.Path, err)
 	}
 	models.Freeze(m)
-	lo.model, lo.peftDir, lo.ranks = m, dir, map[string]int64{}
+	lo.model, lo.peftDir, lo.ranks, lo.rslora = m, dir, map[string]int64{}, a.cfg.RSLoRA
 	for _, pl := range a.layers {
 		ly := &Layer{
-			linear: pl.linear, scaling: pl.scaling, dropout: lo.cfg.Dropout,
+			linear: pl.linear, alpha: pl.alpha, scaling: pl.scaling, dropout: lo.cfg.Dropout,
 			A: pl.a.MustTotype(pl.linear.Weight.DType(), false).MustTo(pl.linear.Weight.MustDevice(), true),
 			B: pl.b.MustTotype(pl.linear.Weight.DType(), false).MustTo(pl.linear.Weight.MustDevice(), true),
 		}
@@ -595,7 +609,7 @@ func FromPEFT(m models.Model, dir string, seed uint64) (*LoRA, error) {
 		lo.layers = append(lo.layers, ly)
 		lo.ranks[pl.linear.Name] = pl.r
 	}
-	a.copyParams()
+	lo.loaded = a.copyParams(m)
 	lo.head = trainHead(m)
 	return lo, nil
 }
@@ -641,6 +655,6 @@ func (lo *LoRA) LoadPEFT(dir string) error {
 			ly.B.Copy_(pl.b)
 		}
 	})
-	a.copyParams()
+	lo.loaded = slices.Compact(slices.Sorted(slices.Values(append(lo.loaded, a.copyParams(lo.model)...))))
 	return nil
 }
