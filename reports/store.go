@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/vectorfit/harness/internal/atomicfile"
 )
 
 // Write stores r as dir/r.FileName(), creating dir. The file appears whole or not at
@@ -41,7 +43,7 @@ func Write(dir string, r Record) (string, error) {
 	if err := checkReplaceable(path, r.id()); err != nil {
 		return "", err
 	}
-	if err := writeAtomic(dir, path, append(data, '\n')); err != nil {
+	if err := atomicfile.Write(path, append(data, '\n')); err != nil {
 		return "", fmt.Errorf("reports: writing %s: %w", path, err)
 	}
 	return path, nil
@@ -59,48 +61,6 @@ func checkReplaceable(path string, want id) error {
 		return fmt.Errorf("reports: not replacing %s: it holds %s, not %s (names that sanitise alike)", path, old.id(), want)
 	}
 	return nil
-}
-
-// writeAtomic writes a temporary file in dir (so that the rename cannot cross file
-// systems), syncs it, renames it over path and syncs dir so that the rename persists.
-func writeAtomic(dir, path string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	// CreateTemp makes 0600 files; records are meant to be shared.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ReadDir reads every *.json record in dir, sorted by suite, task (GLUE order first),
