@@ -136,6 +136,9 @@ func (c *command) runAll() ([]reports.Record, error) {
 	total := len(c.tasks) * len(c.methods) * len(c.seeds)
 	for _, t := range c.tasks {
 		p, err := c.suite.prepare(c.o, t)
+		if err == nil && !c.o.AllowDevOverlap {
+			err = checkOverlap(p.files())
+		}
 		if err != nil {
 			if stop := c.fail(fmt.Sprintf("%s (all methods and seeds)", t), err); stop != nil {
 				return done, stop
@@ -178,6 +181,23 @@ func (c *command) fail(name string, err error) error {
 	c.failed = append(c.failed, line)
 	if c.o.FailFast {
 		return fmt.Errorf("%s (-fail-fast)", line)
+	}
+	return nil
+}
+
+// checkOverlap refuses training and evaluating on the same file: a dev score on the
+// training data says nothing about generalisation.
+func checkOverlap(files []reports.DataFile) error {
+	for _, tr := range files {
+		if tr.Role != "train" || tr.SHA256 == "" {
+			continue
+		}
+		for _, dv := range files {
+			if dv.Role != "train" && dv.SHA256 == tr.SHA256 {
+				return fmt.Errorf("the train file %s and the %s file %s have the same contents (sha256 %.12s): the run would train and evaluate on the same examples; pass -allow-dev-overlap if that is meant",
+					tr.Path, dv.Role, dv.Path, tr.SHA256)
+			}
+		}
 	}
 	return nil
 }

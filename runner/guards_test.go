@@ -249,3 +249,52 @@ func TestSaveBestLoRAIsAPEFTAdapter(t *testing.T) {
 		t.Errorf("the saved adapter does not read back: %v", err)
 	}
 }
+
+// A checkpoint of other settings or another thread count is refused with the
+// difference named; -force discards it.
+func TestCheckpointOfAnotherRunIsRefused(t *testing.T) {
+	out := t.TempDir()
+	if err := run(tinyRun(out, "-keep-checkpoints", "-threads", "2"), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(out, "glue_rte_vectorfit_seed1.json")) // as if killed after the last checkpoint
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-threads", "1"}, "checkpoint " + filepath.Join(out, checkpointsDir, "glue_rte_vectorfit_seed1") + " is of another run (2 libtorch threads, this run's 1 (-threads))"},
+		{[]string{"-threads", "2", "-lr", "0.05"}, "is of another run (settings hash"},
+	} {
+		err := run(tinyRun(out, tt.args...), &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(tinyRun(out, "-threads", "1", "-force"), &bytes.Buffer{}, &stderr); err != nil || strings.Contains(stderr.String(), "resuming") {
+		t.Errorf("-force: %v\n%s", err, stderr.String())
+	}
+}
+
+// Training and evaluating on the same file is refused unless -allow-dev-overlap.
+func TestDevOverlapIsRefused(t *testing.T) {
+	if _, err := os.Stat(sharedGLUE); err != nil {
+		t.Skipf("no shared GLUE data at %s", sharedGLUE)
+	}
+	data := filepath.Join(t.TempDir(), "RTE")
+	os.MkdirAll(data, 0o755)
+	raw, err := os.ReadFile(filepath.Join(sharedGLUE, "RTE", "dev.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(data, "train.tsv"), raw, 0o644)
+	os.WriteFile(filepath.Join(data, "dev.tsv"), raw, 0o644)
+	args := []string{"-suite", "glue", "-task", "rte", "-model", "tiny", "-data", filepath.Dir(data), "-max-steps", "2", "-max-len", "32", "-quiet"}
+	err = run(append(args, "-out", t.TempDir()), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "have the same contents") || !strings.Contains(err.Error(), "-allow-dev-overlap") {
+		t.Errorf("train.tsv = dev.tsv: %v", err)
+	}
+	if err := run(append(args, "-out", t.TempDir(), "-allow-dev-overlap"), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Errorf("with -allow-dev-overlap: %v", err)
+	}
+}

@@ -60,11 +60,13 @@ func probeWrite(dir string) error {
 }
 
 // cleanStale removes temporary files a killed runner left in -out and its checkpoint
-// folders (safe: this process holds the lock).
+// and prediction folders (safe: this process holds the lock).
 func (c *command) cleanStale() error {
 	dirs := []string{c.o.Out}
-	sub, _ := filepath.Glob(filepath.Join(c.o.Out, checkpointsDir, "*"))
-	dirs = append(dirs, sub...)
+	for _, d := range []string{checkpointsDir, "predictions"} {
+		sub, _ := filepath.Glob(filepath.Join(c.o.Out, d, "*"))
+		dirs = append(dirs, sub...)
+	}
 	for _, d := range dirs {
 		removed, err := atomicfile.Clean(d)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
