@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vectorfit/harness/suites/vision"
 )
 
 // Options are every setting of a training run. Zero values of the protocol fields mean
@@ -82,7 +84,7 @@ func defaultOptions() Options {
 		Suite: "glue", Tasks: "all", Methods: "vectorfit",
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
 		SyntheticN: 512, SyntheticDev: 256, TrainSplit: "train", DevSplit: "test", WeightDecay: -1, ClsDropout: -1, Warmup: -1,
-		CheckpointEvery: "5m", MaxPixels: defaultMaxPixels,
+		CheckpointEvery: "5m", MaxPixels: vision.DefaultMaxPixels,
 	}
 }
 

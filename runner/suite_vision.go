@@ -52,11 +52,15 @@ func (visionSuite) prepare(o Options, name string) (prepared, error) {
 	if _, err := os.Stat(o.Data); err != nil {
 		return nil, fmt.Errorf("-data %q: %w", o.Data, err)
 	}
+	if o.DevFraction == 0 && o.TrainSplit == o.DevSplit && !o.AllowDevOverlap {
+		return nil, fmt.Errorf("-train-split and -dev-split are both %q: the run would train and evaluate on the same images; hold out part of it with -dev-fraction 0.1, or pass -allow-dev-overlap if that is meant", o.TrainSplit)
+	}
 	v := &visionTask{task: t}
 	trainSet, err := vision.LoadSplit(t, o.Data, o.TrainSplit)
 	if err != nil {
 		return nil, err
 	}
+	trainSet.MaxPixels = o.MaxPixels
 	if o.DevFraction > 0 {
 		if v.train, v.dev, err = trainSet.Split(o.DevFraction, 1); err != nil {
 			return nil, err
@@ -66,12 +70,19 @@ func (visionSuite) prepare(o Options, name string) (prepared, error) {
 		if v.dev, err = vision.LoadSplit(t, o.Data, o.DevSplit); err != nil {
 			return nil, fmt.Errorf("%w (data without a %q split can hold out part of the training split: -dev-fraction 0.1)", err, o.DevSplit)
 		}
+		v.dev.MaxPixels = o.MaxPixels
 	}
 	if o.MaxTrain > 0 {
 		v.train = v.train.Sample(o.MaxTrain, 1)
 	}
 	if o.MaxDev > 0 {
 		v.dev = v.dev.Sample(o.MaxDev, 1)
+	}
+	// Every image's header, before the first step: a bad file fails now, not at its batch.
+	for _, d := range []*vision.Dataset{v.train, v.dev} {
+		if err := d.CheckHeaders(); err != nil {
+			return nil, err
+		}
 	}
 	v.data = []reports.DataFile{
 		{Role: "train", Path: v.train.Source, Examples: len(v.train.Items)},

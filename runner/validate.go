@@ -8,9 +8,6 @@ import (
 	"time"
 )
 
-// defaultMaxPixels caps an image's width × height before it is decoded: 50 megapixels
-// is far above every dataset of the paper (≤ 256²) and below what would exhaust memory.
-const defaultMaxPixels = 50_000_000
 
 // check validates every setting before anything slow, one error per problem, each
 // naming the flag (or -config key) and what is expected. Zero means "the task's

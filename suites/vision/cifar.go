@@ -30,26 +30,50 @@ func LoadCIFAR10Batches(paths ...string) (*Dataset, error) {
 	}
 	d := &Dataset{Source: paths[0], Classes: CIFAR10Classes}
 	for _, path := range paths {
+		// The size is checked before the file is read: a wrong path to a large file
+		// fails at once, without reading it into memory.
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("vision: %w", err)
+		}
+		if err := checkCIFARSize(path, st.Size()); err != nil {
+			return nil, err
+		}
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("vision: %w", err)
 		}
-		if len(raw) == 0 || len(raw)%cifarRecord != 0 {
-			return nil, fmt.Errorf("vision: %s: %d bytes is not a whole number of %d-byte CIFAR-10 records (label + 3×32×32)", path, len(raw), cifarRecord)
-		}
-		for i := range len(raw) / cifarRecord {
-			rec := raw[i*cifarRecord : (i+1)*cifarRecord]
-			if int(rec[0]) >= len(CIFAR10Classes) {
-				return nil, fmt.Errorf("vision: %s: record %d has label %d, want 0..9", path, i, rec[0])
-			}
-			planes := rec[1:]
-			d.Items = append(d.Items, Item{
-				Path: path + "#" + strconv.Itoa(i), Label: int(rec[0]),
-				load: func() (image.Image, error) { return cifarImage(planes), nil },
-			})
+		if err := addCIFARRecords(d, path, raw); err != nil {
+			return nil, err
 		}
 	}
 	return d, nil
+}
+
+func checkCIFARSize(path string, size int64) error {
+	if size == 0 || size%cifarRecord != 0 {
+		return fmt.Errorf("vision: %s: %d bytes is not a whole number of %d-byte CIFAR-10 records (label + 3×32×32)", path, size, cifarRecord)
+	}
+	return nil
+}
+
+// addCIFARRecords appends the records of one batch file's bytes to d.
+func addCIFARRecords(d *Dataset, path string, raw []byte) error {
+	if err := checkCIFARSize(path, int64(len(raw))); err != nil {
+		return err
+	}
+	for i := range len(raw) / cifarRecord {
+		rec := raw[i*cifarRecord : (i+1)*cifarRecord]
+		if int(rec[0]) >= len(CIFAR10Classes) {
+			return fmt.Errorf("vision: %s: record %d (byte %d) has label %d, want 0..9", path, i, i*cifarRecord, rec[0])
+		}
+		planes := rec[1:]
+		d.Items = append(d.Items, Item{
+			Path: path + "#" + strconv.Itoa(i), Label: int(rec[0]),
+			src: memImage{format: "cifar", size: image.Pt(cifarSide, cifarSide), pixels: func() image.Image { return cifarImage(planes) }},
+		})
+	}
+	return nil
 }
 
 // cifarImage interleaves the R, G and B planes of one record.

@@ -88,7 +88,7 @@ func TestLoadMNISTShared(t *testing.T) {
 	if got := d.Counts(); !slices.Equal(got, []int{980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009}) {
 		t.Errorf("counts per digit %v", got)
 	}
-	img, err := d.Items[0].Image()
+	img, err := d.Items[0].Image(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestLoadMNISTRawAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, _ := d.Items[2].Image()
+	img, _ := d.Items[2].Image(0)
 	if got := labels(d, 3); !slices.Equal(got, []int{5, 0, 9}) || !slices.Equal(img.(*image.Gray).Pix, pix[8:12]) {
 		t.Errorf("labels %v, image 2 %v", got, img.(*image.Gray).Pix)
 	}
@@ -193,7 +193,7 @@ func TestLoadCIFAR10Binary(t *testing.T) {
 	if len(d.Items) != 3 || !slices.Equal(labels(d, 3), []int{3, 9, 0}) || d.Classes[3] != "cat" {
 		t.Fatalf("%d items, labels %v", len(d.Items), labels(d, 3))
 	}
-	img, _ := d.Items[1].Image()
+	img, _ := d.Items[1].Image(0)
 	// pixel (x=5, y=2) is plane offset 2·32+5 = 69: R at record byte 1+69, G at 1+1024+69, B at 1+2048+69.
 	rec := test[cifarRecord : 2*cifarRecord]
 	if c := img.At(5, 2).(color.RGBA); c != (color.RGBA{rec[1+69], rec[1+1024+69], rec[1+2048+69], 255}) {
@@ -207,7 +207,7 @@ func TestLoadCIFAR10Binary(t *testing.T) {
 		t.Errorf("truncated batch: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "test_batch.bin"), record(10, 1), 0o644)
-	if _, err := LoadCIFAR10Dir(dir, "test"); err == nil || !strings.Contains(err.Error(), "record 0 has label 10") {
+	if _, err := LoadCIFAR10Dir(dir, "test"); err == nil || !strings.Contains(err.Error(), "record 0 (byte 0) has label 10") {
 		t.Errorf("bad label: %v", err)
 	}
 }
@@ -254,7 +254,7 @@ func TestLoadCIFAR10SharedFolders(t *testing.T) {
 			t.Errorf("test class %s: %d images, want 20", CIFAR10Classes[c], n)
 		}
 	}
-	img, err := test.Items[0].Image()
+	img, err := test.Items[0].Image(0)
 	if err != nil || img.Bounds().Dx() != 32 {
 		t.Errorf("test image 0: %v %v", img.Bounds(), err)
 	}
@@ -298,7 +298,7 @@ func TestLoadGTSRBShared(t *testing.T) {
 	if checked != 215 {
 		t.Errorf("%d CSV rows, want 215", checked)
 	}
-	img, err := d.Items[0].Image()
+	img, err := d.Items[0].Image(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestLoadParquet(t *testing.T) {
 	}
 	wantSize := [][2]int{{12, 10}, {11, 11}, {10, 12}, {12, 13}, {11, 14}, {10, 15}, {12, 16}}
 	for i, it := range d.Items {
-		img, err := it.Image()
+		img, err := it.Image(0)
 		if err != nil {
 			t.Fatal(err)
 		}

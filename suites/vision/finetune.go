@@ -160,7 +160,7 @@ func (f *Finetune) decodeTrain(bt batch) decoded {
 	out := make([]float32, len(bt.idx)*per)
 	err := parallel(len(bt.idx), f.Workers, func(k int) error {
 		it := f.Train.Items[bt.idx[k]]
-		img, err := it.Image()
+		img, err := it.Image(f.Train.MaxPixels)
 		if err != nil {
 			return err
 		}
@@ -179,12 +179,12 @@ func (f *Finetune) decodeTrain(bt batch) decoded {
 	return decoded{pixels: out, err: err}
 }
 
-// decodeEval decodes items without augmentation.
-func (f *Finetune) decodeEval(items []Item) decoded {
+// decodeEval decodes items without augmentation, refusing images above maxPixels.
+func (f *Finetune) decodeEval(items []Item, maxPixels int64) decoded {
 	per := f.Processor.Size()
 	out := make([]float32, len(items)*per)
 	err := parallel(len(items), f.Workers, func(k int) error {
-		img, err := items[k].Image()
+		img, err := items[k].Image(maxPixels)
 		if err != nil {
 			return err
 		}
@@ -236,7 +236,7 @@ func (f *Finetune) Predict(d *Dataset) ([]int, error) {
 	}
 	decodeAsync := func(items []Item) chan decoded {
 		c := make(chan decoded, 1)
-		go func() { c <- f.decodeEval(items) }()
+		go func() { c <- f.decodeEval(items, d.MaxPixels) }()
 		return c
 	}
 	out := make([]int, 0, len(d.Items))

@@ -167,7 +167,7 @@ func TestDecodingIsDeterministic(t *testing.T) {
 	if !slices.Equal(one.pixels, four.pixels) || !slices.Equal(one.pixels, background.pixels) {
 		t.Error("the same batch decodes differently with 1 worker, 4 workers, in the background")
 	}
-	plain := ft.decodeEval([]Item{d.Items[b.idx[0]]})
+	plain := ft.decodeEval([]Item{d.Items[b.idx[0]]}, 0)
 	if slices.Equal(plain.pixels, one.pixels[:ft.Processor.Size()]) {
 		t.Error("the training image equals the evaluation image: no augmentation")
 	}

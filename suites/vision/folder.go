@@ -2,7 +2,9 @@ package vision
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -168,6 +170,9 @@ type gtsrbRow struct {
 	classID int
 }
 
+// maxCSVLine bounds a GT-*.csv line (real ones are about 40 bytes).
+const maxCSVLine = 64 << 10
+
 // readGTSRBCSV reads the Filename and ClassId columns of a GT-*.csv.
 func readGTSRBCSV(path string) ([]gtsrbRow, error) {
 	f, err := os.Open(path)
@@ -175,19 +180,29 @@ func readGTSRBCSV(path string) ([]gtsrbRow, error) {
 		return nil, fmt.Errorf("vision: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseGTSRBCSV(path, f)
+}
+
+// parseGTSRBCSV parses a GT-*.csv stream; path names it in errors.
+func parseGTSRBCSV(path string, r io.Reader) ([]gtsrbRow, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxCSVLine)
 	var rows []gtsrbRow
 	fileCol, classCol, ncol := -1, -1, 0
-	for line := 1; sc.Scan(); line++ {
+	line := 1
+	for ; sc.Scan(); line++ {
 		text := strings.TrimRight(sc.Text(), "\r")
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // a byte-order mark from spreadsheet tools
+		}
 		if text == "" {
 			continue
 		}
 		cols := strings.Split(text, ";")
-		if line == 1 {
+		if fileCol < 0 {
 			fileCol, classCol, ncol = slices.Index(cols, "Filename"), slices.Index(cols, "ClassId"), len(cols)
 			if fileCol < 0 || classCol < 0 {
-				return nil, fmt.Errorf("vision: %s:1: header %q lacks Filename or ClassId (want ';'-separated GTSRB ground truth)", path, text)
+				return nil, fmt.Errorf("vision: %s:%d: header %.200q lacks Filename or ClassId (want ';'-separated GTSRB ground truth)", path, line, text)
 			}
 			continue
 		}
@@ -196,14 +211,16 @@ func readGTSRBCSV(path string) ([]gtsrbRow, error) {
 		}
 		id, err := strconv.Atoi(cols[classCol])
 		if err != nil || id < 0 || id >= len(GTSRBClasses) {
-			return nil, fmt.Errorf("vision: %s:%d: ClassId %q, want 0..42", path, line, cols[classCol])
+			return nil, fmt.Errorf("vision: %s:%d: ClassId %.40q, want 0..42", path, line, cols[classCol])
 		}
 		if !isImageFile(cols[fileCol]) || strings.ContainsAny(cols[fileCol], `/\`) {
-			return nil, fmt.Errorf("vision: %s:%d: Filename %q, want an image file name", path, line, cols[fileCol])
+			return nil, fmt.Errorf("vision: %s:%d: Filename %.200q, want an image file name", path, line, cols[fileCol])
 		}
 		rows = append(rows, gtsrbRow{file: cols[fileCol], classID: id})
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("vision: %s:%d: line longer than %d bytes (want a GTSRB ground-truth CSV)", path, line, maxCSVLine)
+	} else if err != nil {
 		return nil, fmt.Errorf("vision: %s: %w", path, err)
 	}
 	if len(rows) == 0 {

@@ -2,7 +2,6 @@ package vision
 
 import (
 	"fmt"
-	"image"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,6 +25,9 @@ var (
 	labelColumns = []string{"label", "labels", "fine_label"}
 )
 
+// maxUnnamedClasses bounds the labels of parquet files without ClassLabel names.
+const maxUnnamedClasses = 1 << 16
+
 // LoadParquet reads one split from Hugging Face parquet shards (in the given order).
 // Classes come from the ClassLabel names in the first shard's metadata; without them
 // they are "0" … "<largest label>".
@@ -43,17 +45,24 @@ func LoadParquet(paths ...string) (*Dataset, error) {
 			d.Classes = names
 		}
 	}
-	maxLabel := -1
+	maxLabel, maxAt := -1, ""
 	for _, it := range d.Items {
-		maxLabel = max(maxLabel, it.Label)
+		if it.Label > maxLabel {
+			maxLabel, maxAt = it.Label, it.Path
+		}
 	}
 	if d.Classes == nil {
+		// The classes are then 0..maxLabel: bound them, so that one corrupt label
+		// cannot make millions of class names.
+		if maxLabel >= maxUnnamedClasses {
+			return nil, fmt.Errorf("vision: %s: label %d, but without ClassLabel names in the metadata labels must be < %d", maxAt, maxLabel, maxUnnamedClasses)
+		}
 		for i := range maxLabel + 1 {
 			d.Classes = append(d.Classes, strconv.Itoa(i))
 		}
 	}
 	if maxLabel >= len(d.Classes) {
-		return nil, fmt.Errorf("vision: %s: label %d, but the metadata names %d classes", d.Source, maxLabel, len(d.Classes))
+		return nil, fmt.Errorf("vision: %s: label %d, but the metadata names %d classes", maxAt, maxLabel, len(d.Classes))
 	}
 	if len(d.Items) == 0 {
 		return nil, fmt.Errorf("vision: %s: no rows", d.Source)
@@ -181,5 +190,5 @@ func (c parquetColumns) item(path string, rowNo int, row parquet.Row) (Item, err
 	if file != "" {
 		where += " (" + file + ")"
 	}
-	return Item{Path: where, Label: label, load: func() (image.Image, error) { return decodeBytes(data) }}, nil
+	return Item{Path: where, Label: label, src: bytesImage(data)}, nil
 }

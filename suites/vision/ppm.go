@@ -93,7 +93,7 @@ func readPNMInt(r *bufio.Reader) (int, error) {
 		case isPNMSpace(b):
 			continue
 		case b == '#':
-			if _, err := r.ReadString('\n'); err != nil {
+			if err := skipLine(r); err != nil {
 				return 0, fmt.Errorf("comment runs to the end of the file")
 			}
 			continue
@@ -115,6 +115,20 @@ func readPNMInt(r *bufio.Reader) (int, error) {
 			if v = 10*v + int(b-'0'); v > 1<<20 {
 				return 0, errors.New("number too large")
 			}
+		}
+	}
+}
+
+// skipLine discards bytes up to and including the next '\n', holding none of them (a
+// comment as long as the file costs no memory).
+func skipLine(r *bufio.Reader) error {
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			return err
+		}
+		if b == '\n' {
+			return nil
 		}
 	}
 }
@@ -141,9 +155,15 @@ func DecodePNM(r io.Reader) (image.Image, error) {
 		return nil, err
 	}
 	c := h.channels()
-	data := make([]byte, h.width*h.height*c)
-	if n, err := io.ReadFull(br, data); err != nil {
-		return nil, fmt.Errorf("pnm: %d×%d image needs %d sample bytes, the file has %d", h.width, h.height, len(data), n)
+	need := h.width * h.height * c
+	// Read what is there (at most need bytes) rather than allocating the header's
+	// claim up front: a truncated file with a large header costs only its own size.
+	data, err := io.ReadAll(io.LimitReader(br, int64(need)))
+	if err != nil {
+		return nil, fmt.Errorf("pnm: reading the samples: %w", err)
+	}
+	if len(data) != need {
+		return nil, fmt.Errorf("pnm: %d×%d image needs %d sample bytes, the file has %d", h.width, h.height, need, len(data))
 	}
 	for i, v := range data {
 		if int(v) > h.maxval {

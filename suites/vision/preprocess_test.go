@@ -31,7 +31,7 @@ func decodeFile(t *testing.T, name string) image.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := decodeBytes(raw)
+	img, err := decodeBytes(raw, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
