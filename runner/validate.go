@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-
 // check validates every setting before anything slow, one error per problem, each
 // naming the flag (or -config key) and what is expected. Zero means "the task's
 // protocol" for the protocol's numbers, and -1 for the three whose zero is a value.
