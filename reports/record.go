@@ -148,9 +148,12 @@ type Timing struct {
 
 // Code identifies the harness build that produced a record.
 type Code struct {
-	Version   string `json:"version"` // git describe --always --dirty, or "unknown"
+	Version   string `json:"version"` // the build's VCS revision (+ "-dirty"), else git describe --always --dirty, else "unknown"
 	GoVersion string `json:"go_version"`
 	Libtorch  string `json:"libtorch"` // filled by the caller: this package does not link libtorch
+	// BinarySHA256 is the running executable's hash: "-dirty" says the tree had edits,
+	// not which; the hash tells two builds apart (checkpoints resume only in the same).
+	BinarySHA256 string `json:"binary_sha256,omitempty"`
 }
 
 // id is what makes two records the same run: a rerun replaces it.

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -140,7 +141,38 @@ func position(data []byte, offset int64) string {
 // the working directory ("unknown" outside a git checkout or without git) and the Go
 // version. Libtorch is left for the caller, which links it.
 func CodeVersion() Code {
-	return Code{Version: gitDescribe(), GoVersion: runtime.Version()}
+	c := Code{Version: buildRevision(), GoVersion: runtime.Version()}
+	if c.Version == "" {
+		c.Version = gitDescribe()
+	}
+	if exe, err := os.Executable(); err == nil {
+		c.BinarySHA256, _, _ = FileSHA256(exe)
+	}
+	return c
+}
+
+// buildRevision is the VCS revision go build stamped into the binary (12 hex digits,
+// "-dirty" when the tree had uncommitted changes), "" when there is none (go test
+// binaries, -buildvcs=false). Unlike git describe at run time, it names the code that
+// was built, whatever the folder's state now.
+func buildRevision() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + dirty
 }
 
 func gitDescribe() string {

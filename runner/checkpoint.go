@@ -89,8 +89,8 @@ func identityDiff(got, want identity) string {
 	switch {
 	case got.SettingsHash != want.SettingsHash:
 		return fmt.Sprintf("settings hash %.12s, this run's %.12s", got.SettingsHash, want.SettingsHash)
-	case got.Code != want.Code:
-		return fmt.Sprintf("code %s (%s), this run's %s (%s)", got.Code.Version, got.Code.GoVersion, want.Code.Version, want.Code.GoVersion)
+	case !sameCode(got.Code, want.Code):
+		return fmt.Sprintf("code %s (binary %.12s), this run's %s (binary %.12s)", got.Code.Version, got.Code.BinarySHA256, want.Code.Version, want.Code.BinarySHA256)
 	case got.Device != want.Device:
 		return fmt.Sprintf("device %s, this run's %s", got.Device, want.Device)
 	case got.TorchThreads != want.TorchThreads:
@@ -151,4 +151,14 @@ func exportTrainable(meth methods.Method, base, dir string) error {
 		tensors[p.Name] = p.T
 	}
 	return safetensors.Save(filepath.Join(dir, "trainable.safetensors"), tensors, map[string]string{"method": meth.Name()})
+}
+
+// sameCode compares builds by their binaries' hashes where both have one (the version
+// string cannot tell two dirty trees apart, and git describe at run time follows the
+// folder, not the binary), else by version.
+func sameCode(a, b reports.Code) bool {
+	if a.BinarySHA256 != "" && b.BinarySHA256 != "" {
+		return a.BinarySHA256 == b.BinarySHA256
+	}
+	return a.Version == b.Version && a.GoVersion == b.GoVersion
 }
