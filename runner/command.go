@@ -134,7 +134,10 @@ func (c *command) handleSignals() {
 func (c *command) runAll() ([]reports.Record, error) {
 	var done []reports.Record
 	total := len(c.tasks) * len(c.methods) * len(c.seeds)
-	for _, t := range c.tasks {
+	// Every task's data is read and checked before the first step, so that a bad file
+	// of the last task does not wait for the first task's training to show.
+	preps := make([]prepared, len(c.tasks))
+	for i, t := range c.tasks {
 		p, err := c.suite.prepare(c.o, t)
 		if err == nil && !c.o.AllowDevOverlap {
 			err = checkOverlap(p.files())
@@ -145,6 +148,14 @@ func (c *command) runAll() ([]reports.Record, error) {
 			}
 			continue
 		}
+		preps[i] = p
+	}
+	for i, t := range c.tasks {
+		p := preps[i]
+		if p == nil {
+			continue
+		}
+		preps[i] = nil // the task's data can go once its runs are done
 		for _, m := range c.methods {
 			for _, seed := range c.seeds {
 				name := fmt.Sprintf("%s %s seed %d", t, m, seed)
