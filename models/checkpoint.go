@@ -8,6 +8,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models/safetensors"
 )
 
 // LoadReport says what loading a checkpoint did beyond copying tensors.
@@ -47,18 +49,23 @@ type Match struct {
 
 // MatchCheckpoint picks each spec's tensor from ckpt by Hugging Face name, with or
 // without m.Prefix, as float32, drawing fresh ones where m allows. Any missing tensor,
-// unexpected tensor or shape mismatch is one error listing all of them, naming source.
-// The report is returned with the error too.
+// unexpected tensor, shape mismatch or tensor of an integer or bool dtype is one error
+// listing all of them, naming source. The report is returned with the error too.
+//
+// Every family loads its checkpoints through here, so this is where a weight's dtype is
+// checked: an F16, BF16 or F64 weight becomes float32 as transformers loads it into a
+// float32 model, but an I32 (or I8, U8, BOOL, ...) tensor where a weight belongs is a
+// corrupt or mislabelled checkpoint, not a weight to cast and train.
 func MatchCheckpoint(specs []ParamSpec, ckpt map[string]*ts.Tensor, source string, m Match) (map[string]*ts.Tensor, LoadReport, error) {
 	fresh := m.Fresh
 	if fresh == nil {
 		fresh = func(s ParamSpec) bool { return s.Head }
 	}
 	var (
-		rep                            LoadReport
-		missing, unexpected, misshaped []string
-		used                           = map[string]bool{}
-		tensors                        = map[string]*ts.Tensor{}
+		rep                                        LoadReport
+		missing, unexpected, misshaped, wrongDType []string
+		used                                       = map[string]bool{}
+		tensors                                    = map[string]*ts.Tensor{}
 	)
 	for _, s := range specs {
 		name, t := s.Name, ckpt[s.Name]
@@ -78,10 +85,19 @@ func MatchCheckpoint(specs []ParamSpec, ckpt map[string]*ts.Tensor, source strin
 		case !slices.Equal(t.MustSize(), s.Shape) && s.Head && m.ReplaceHead:
 			rep.Replaced = append(rep.Replaced, fmt.Sprintf("%s: checkpoint %v, model %v", name, t.MustSize(), s.Shape))
 			tensors[s.Name] = m.Init(s)
-		case !slices.Equal(t.MustSize(), s.Shape):
-			misshaped = append(misshaped, fmt.Sprintf("%s: checkpoint %v, model %v", name, t.MustSize(), s.Shape))
 		default:
-			tensors[s.Name] = t.MustTotype(gotch.Float, false).MustDetach(true)
+			ok := true
+			if !floating(t.DType()) {
+				wrongDType = append(wrongDType, fmt.Sprintf("%s is %s", name, safetensors.DTypeName(t.DType())))
+				ok = false
+			}
+			if !slices.Equal(t.MustSize(), s.Shape) {
+				misshaped = append(misshaped, fmt.Sprintf("%s: checkpoint %v, model %v", name, t.MustSize(), s.Shape))
+				ok = false
+			}
+			if ok {
+				tensors[s.Name] = t.MustTotype(gotch.Float, false).MustDetach(true)
+			}
 		}
 	}
 	for name := range ckpt {
@@ -110,8 +126,17 @@ func MatchCheckpoint(specs []ParamSpec, ckpt map[string]*ts.Tensor, source strin
 	if len(misshaped) > 0 {
 		errs = append(errs, fmt.Errorf("mis-shaped tensors: %s", strings.Join(misshaped, "; ")))
 	}
+	if len(wrongDType) > 0 {
+		errs = append(errs, fmt.Errorf("tensors of a dtype the model cannot train, expected a floating-point weight (F32, F16, BF16 or F64): %s",
+			strings.Join(wrongDType, ", ")))
+	}
 	if len(errs) > 0 {
 		return nil, rep, fmt.Errorf("%s does not fit %s: %w", source, m.Model, errors.Join(errs...))
 	}
 	return tensors, rep, nil
+}
+
+// floating says whether a checkpoint tensor of dtype d can be a weight.
+func floating(d gotch.DType) bool {
+	return d == gotch.Float || d == gotch.Half || d == gotch.BFloat16 || d == gotch.Double
 }

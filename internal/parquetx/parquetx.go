@@ -5,6 +5,7 @@
 package parquetx
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,8 +56,64 @@ func OpenReader(r io.ReaderAt, size int64, path string) (*parquet.File, error) {
 }
 
 func openFile(r io.ReaderAt, size int64) (pf *parquet.File, err error) {
+	if err := checkFooter(r, size); err != nil {
+		return nil, err
+	}
 	defer guard(&err)
-	return parquet.OpenFile(r, size, parquet.SkipBloomFilters(true))
+	pf, err = parquet.OpenFile(r, size, parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkChunks(pf, size); err != nil {
+		return nil, err
+	}
+	return pf, nil
+}
+
+// checkChunks checks that every column chunk the footer lists lies inside the file,
+// before parquet-go sizes buffers by them.
+func checkChunks(pf *parquet.File, size int64) error {
+	for i, rg := range pf.Metadata().RowGroups {
+		if rg.NumRows < 0 {
+			return fmt.Errorf("row group %d claims %d rows", i, rg.NumRows)
+		}
+		for j, c := range rg.Columns {
+			m := c.MetaData
+			start := m.DataPageOffset
+			if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < start {
+				start = m.DictionaryPageOffset
+			}
+			if start < 4 || m.TotalCompressedSize < 0 || m.TotalCompressedSize > size || start+m.TotalCompressedSize > size || m.NumValues < 0 {
+				return fmt.Errorf("row group %d, column chunk %d: %d bytes at offset %d (%d values) do not fit in the %d-byte file", i, j, m.TotalCompressedSize, start, m.NumValues, size)
+			}
+		}
+	}
+	return nil
+}
+
+// checkFooter checks the file's frame: "PAR1", data, footer, the footer's length (4
+// bytes, little endian), "PAR1". parquet-go allocates a buffer of the length the file
+// claims before reading the footer, so a corrupt length in a 6 KB file cost 2.5 GB.
+func checkFooter(r io.ReaderAt, size int64) error {
+	const magic = "PAR1"
+	if size < 12 {
+		return fmt.Errorf("%d bytes, too short for a parquet file (at least 12: PAR1, footer length, PAR1)", size)
+	}
+	var head, tail [8]byte
+	if _, err := r.ReadAt(head[:4], 0); err != nil {
+		return err
+	}
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(head[:4]) != magic || string(tail[4:]) != magic {
+		return fmt.Errorf("does not start and end with %q", magic)
+	}
+	footer := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if footer > size-12 {
+		return fmt.Errorf("the footer claims %d bytes, the file has %d", footer, size)
+	}
+	return nil
 }
 
 // Rows yields the rows of every row group in order. A read error (a corrupt page
@@ -128,27 +185,45 @@ func readRows(rows parquet.Rows, buf []parquet.Row, kinds []parquet.Kind) (n int
 	defer guard(&err)
 	m, err := rows.ReadRows(buf)
 	for _, row := range buf[:m] {
-		for _, v := range row {
-			if v.IsNull() {
-				continue
-			}
-			c := v.Column()
-			if c < 0 || c >= len(kinds) || v.Kind() != kinds[c] {
-				return 0, fmt.Errorf("corrupt parquet data: a %s value in leaf column %d of kind %s", v.Kind(), c, kindAt(kinds, c))
-			}
-			if k := v.Kind(); k == parquet.ByteArray || k == parquet.FixedLenByteArray {
-				_ = v.ByteArray()
-			}
+		if err := checkRow(row, kinds); err != nil {
+			return 0, err
 		}
 	}
-	return m, err // not reached with a corrupt value: n stays 0
+	return m, err // not reached with a corrupt row: n stays 0
 }
 
-func kindAt(kinds []parquet.Kind, c int) string {
-	if c < 0 || c >= len(kinds) {
-		return "(no such column)"
+// checkRow checks what callers of Rows rely on: the row holds values of every leaf
+// column, in column order (parquet.Row.Range numbers the columns by position, so a
+// missing one would shift the others: a corrupt file yields such rows), and each
+// non-null value has its column's kind.
+func checkRow(row parquet.Row, kinds []parquet.Kind) error {
+	col := -1
+	for _, v := range row {
+		c := v.Column()
+		switch {
+		case c == col:
+		case c == col+1:
+			col = c
+		default:
+			return fmt.Errorf("corrupt parquet data: a value of leaf column %d after one of column %d", c, col)
+		}
+		if c >= len(kinds) {
+			return fmt.Errorf("corrupt parquet data: a value of leaf column %d, the schema has %d", c, len(kinds))
+		}
+		if v.IsNull() {
+			continue
+		}
+		if v.Kind() != kinds[c] {
+			return fmt.Errorf("corrupt parquet data: a %s value in leaf column %d of kind %s", v.Kind(), c, kinds[c])
+		}
+		if k := v.Kind(); k == parquet.ByteArray || k == parquet.FixedLenByteArray {
+			_ = v.ByteArray()
+		}
 	}
-	return kinds[c].String()
+	if col != len(kinds)-1 {
+		return fmt.Errorf("corrupt parquet data: a row with values of %d of the %d leaf columns", col+1, len(kinds))
+	}
+	return nil
 }
 
 func closeRows(rows parquet.Rows) (err error) {

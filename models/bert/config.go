@@ -66,9 +66,14 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	return ParseConfig(raw, path)
+}
+
+// ParseConfig reads the bytes of a config.json; source names it in errors.
+func ParseConfig(raw []byte, source string) (Config, error) {
 	c := Config{HiddenAct: "gelu", LayerNormEps: 1e-12, InitializerRange: 0.02, TypeVocabSize: 2}
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return Config{}, fmt.Errorf("%s: not a config.json: %w", path, err)
+		return Config{}, fmt.Errorf("%s: not a config.json: %w", source, err)
 	}
 	// pad_token_id decides RoBERTa's position ids, so a config.json without it (or
 	// with null) takes the default of the model type's config class.
@@ -81,7 +86,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	c.NumLabels = models.NumLabelsFrom(c.NumLabels, c.ID2Label)
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", source, err)
 	}
 	return c, nil
 }
@@ -108,7 +113,31 @@ func (c Config) Validate() error {
 		models.Field{Key: "intermediate_size", V: c.IntermediateSize}, models.Field{Key: "max_position_embeddings", V: c.MaxPositionEmbeddings},
 		models.Field{Key: "type_vocab_size", V: c.TypeVocabSize},
 	)...)
-	errs = append(errs, models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
+	errs = append(errs, models.CheckSizes(
+		models.Field{Key: "vocab_size", V: c.VocabSize}, models.Field{Key: "hidden_size", V: c.HiddenSize},
+		models.Field{Key: "intermediate_size", V: c.IntermediateSize}, models.Field{Key: "max_position_embeddings", V: c.MaxPositionEmbeddings},
+		models.Field{Key: "type_vocab_size", V: c.TypeVocabSize}, models.Field{Key: "num_labels", V: c.NumLabels},
+	)...)
+	errs = append(errs, models.CheckLayers(c.NumHiddenLayers), models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
+	if c.NumLabels < 0 {
+		errs = append(errs, fmt.Errorf("num_labels = %d, want > 0", c.NumLabels))
+	}
+	// transformers' nn.Embedding(padding_idx=pad_token_id) refuses an id outside the
+	// vocabulary too; RoBERTa's position ids start from it.
+	if c.PadTokenID < 0 || c.VocabSize > 0 && c.PadTokenID >= c.VocabSize {
+		errs = append(errs, fmt.Errorf("pad_token_id = %d, want in [0, vocab_size %d)", c.PadTokenID, c.VocabSize))
+	}
+	errs = append(errs, models.CheckProbs(
+		models.FloatField{Key: "hidden_dropout_prob", V: c.HiddenDropoutProb},
+		models.FloatField{Key: "attention_probs_dropout_prob", V: c.AttentionProbsDropoutProb},
+	)...)
+	if c.ClassifierDropout != nil {
+		errs = append(errs, models.CheckProbs(models.FloatField{Key: "classifier_dropout", V: *c.ClassifierDropout})...)
+	}
+	errs = append(errs, models.CheckNonNegative(
+		models.FloatField{Key: "layer_norm_eps", V: c.LayerNormEps},
+		models.FloatField{Key: "initializer_range", V: c.InitializerRange},
+	)...)
 	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
 		errs = append(errs, fmt.Errorf("position_embedding_type %q: this encoder implements absolute positions only", c.PositionEmbeddingType))
 	}
@@ -117,7 +146,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("hidden_act %q: want gelu, gelu_new, gelu_pytorch_tanh or relu", c.HiddenAct))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Only a configuration whose every size is sane can be counted.
+	return models.CheckParamCount(Specs(c, Classification), "the model")
 }
 
 // prefix is the name of the base model inside a task model's checkpoint.

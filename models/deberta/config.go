@@ -143,16 +143,21 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	return ParseConfig(raw, path)
+}
+
+// ParseConfig reads the bytes of a config.json; source names it in errors.
+func ParseConfig(raw []byte, source string) (Config, error) {
 	c := defaults()
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return Config{}, fmt.Errorf("%s: not a config.json: %w", path, err)
+		return Config{}, fmt.Errorf("%s: not a config.json: %w", source, err)
 	}
 	if c.PoolerHiddenSize == 0 {
 		c.PoolerHiddenSize = c.HiddenSize // DebertaV2Config: kwargs.get("pooler_hidden_size", hidden_size)
 	}
 	c.NumLabels = models.NumLabelsFrom(c.NumLabels, c.ID2Label)
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", source, err)
 	}
 	return c, nil
 }
@@ -168,6 +173,29 @@ func (c Config) Validate() error {
 		models.Field{Key: "vocab_size", V: c.VocabSize}, models.Field{Key: "hidden_size", V: c.HiddenSize},
 		models.Field{Key: "num_hidden_layers", V: c.NumHiddenLayers}, models.Field{Key: "num_attention_heads", V: c.NumAttentionHeads},
 		models.Field{Key: "intermediate_size", V: c.IntermediateSize}, models.Field{Key: "max_position_embeddings", V: c.MaxPositionEmbeddings},
+	)...)
+	// max_relative_positions and position_buckets may be negative ("unset").
+	errs = append(errs, models.CheckSizes(
+		models.Field{Key: "vocab_size", V: c.VocabSize}, models.Field{Key: "hidden_size", V: c.HiddenSize},
+		models.Field{Key: "intermediate_size", V: c.IntermediateSize}, models.Field{Key: "max_position_embeddings", V: c.MaxPositionEmbeddings},
+		models.Field{Key: "type_vocab_size", V: c.TypeVocabSize}, models.Field{Key: "num_labels", V: c.NumLabels},
+		models.Field{Key: "max_relative_positions", V: c.MaxRelativePositions}, models.Field{Key: "position_buckets", V: c.PositionBuckets},
+	)...)
+	errs = append(errs, models.CheckLayers(c.NumHiddenLayers))
+	if c.NumLabels < 0 {
+		errs = append(errs, fmt.Errorf("num_labels = %d, want > 0", c.NumLabels))
+	}
+	errs = append(errs, models.CheckProbs(
+		models.FloatField{Key: "hidden_dropout_prob", V: c.HiddenDropoutProb},
+		models.FloatField{Key: "attention_probs_dropout_prob", V: c.AttentionProbsDropoutProb},
+		models.FloatField{Key: "pooler_dropout", V: c.PoolerDropout},
+	)...)
+	if c.ClassifierDropout != nil {
+		errs = append(errs, models.CheckProbs(models.FloatField{Key: "cls_dropout", V: *c.ClassifierDropout})...)
+	}
+	errs = append(errs, models.CheckNonNegative(
+		models.FloatField{Key: "layer_norm_eps", V: c.LayerNormEps},
+		models.FloatField{Key: "initializer_range", V: c.InitializerRange},
 	)...)
 	if c.TypeVocabSize < 0 {
 		errs = append(errs, fmt.Errorf("type_vocab_size = %d, want >= 0", c.TypeVocabSize))
@@ -204,7 +232,11 @@ func (c Config) Validate() error {
 	if c.AttentionHeadSize != 0 && c.AttentionHeadSize*c.NumAttentionHeads != c.HiddenSize {
 		errs = append(errs, fmt.Errorf("attention_head_size %d × %d heads != hidden_size %d: not implemented", c.AttentionHeadSize, c.NumAttentionHeads, c.HiddenSize))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Only a configuration whose every size is sane can be counted.
+	return models.CheckParamCount(Specs(c, Classification), "the model")
 }
 
 // activations are the hidden_act / pooler_hidden_act values implemented.

@@ -108,6 +108,15 @@ var dtypeName = func() map[gotch.DType]string {
 	return m
 }()
 
+// DTypeName is the safetensors name of a gotch dtype ("F32", "I32", "BOOL", ...),
+// or gotch's own name for a dtype safetensors cannot store.
+func DTypeName(d gotch.DType) string {
+	if name, ok := dtypeName[d]; ok {
+		return name
+	}
+	return d.String()
+}
+
 // bigEndianHost is true on hosts whose native byte order differs from the
 // format's; element bytes are then swapped on the way in and out (libtorch
 // stores tensors in native order).
@@ -118,12 +127,12 @@ var bigEndianHost = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 // header is fully validated against the file size, so a nil error means Load
 // will find every tensor's bytes where Header says they are.
 func Header(path string) (map[string]Info, map[string]string, error) {
-	f, err := os.Open(path)
+	f, size, err := open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("safetensors: %w", err)
+		return nil, nil, err
 	}
 	defer f.Close()
-	h, err := readHeader(f, path)
+	h, err := readHeader(f, size, path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,12 +145,38 @@ func Header(path string) (map[string]Info, map[string]string, error) {
 // built with a single copy into libtorch memory. On error no tensors are
 // returned (those already built are freed).
 func Load(path string) (map[string]*ts.Tensor, error) {
-	f, err := os.Open(path)
+	f, size, err := open(path)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	h, err := readHeader(f, path)
+	return load(f, size, path)
+}
+
+// open opens path for reading and returns its size; only regular files are
+// accepted (a FIFO or device has no size to check the header against).
+func open(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("safetensors: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("safetensors: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, &FormatError{path, "", "not a regular file"}
+	}
+	return f, st.Size(), nil
+}
+
+// load reads a whole safetensors file of size bytes from r; path names it in
+// errors. It is Load without the file system, so that the fuzz test can feed
+// it bytes.
+func load(r io.Reader, size int64, path string) (map[string]*ts.Tensor, error) {
+	h, err := readHeader(r, size, path)
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +188,11 @@ func Load(path string) (map[string]*ts.Tensor, error) {
 		}
 	}
 
-	// readHeader has checked that the buffer is exactly the rest of the file.
+	// readHeader has checked that the buffer is exactly the rest of the file,
+	// so this allocation is bounded by the file's real size, never by a
+	// size the header merely claims.
 	buf := make([]byte, h.dataLen)
-	if _, err := io.ReadFull(f, buf); err != nil {
+	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, fmt.Errorf("safetensors: %s: reading %d data bytes: %w", path, h.dataLen, err)
 	}
 
@@ -246,22 +283,16 @@ type rawInfo struct {
 	Offsets *[]int64 `json:"data_offsets"`
 }
 
-// readHeader reads and validates the header of f, leaving f positioned at the
-// start of the data buffer.
-func readHeader(f *os.File, path string) (*header, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &FormatError{path, "", "not a regular file"}
-	}
-	size := st.Size()
+// readHeader reads and validates the header of a file of size bytes from r,
+// leaving r positioned at the start of the data buffer. Every length the file
+// declares is checked against size before anything of that length is
+// allocated.
+func readHeader(r io.Reader, size int64, path string) (*header, error) {
 	if size < 8 {
 		return nil, &FormatError{path, "", fmt.Sprintf("file is %d bytes, expected at least 8 (the header length)", size)}
 	}
 	var lenBuf [8]byte
-	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
+	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
 		return nil, fmt.Errorf("safetensors: %s: reading header length: %w", path, err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
@@ -272,7 +303,7 @@ func readHeader(f *os.File, path string) (*header, error) {
 		return nil, &FormatError{path, "", fmt.Sprintf("header length %d exceeds the %d-byte limit", n, maxHeaderSize)}
 	}
 	raw := make([]byte, n)
-	if _, err := io.ReadFull(f, raw); err != nil {
+	if _, err := io.ReadFull(r, raw); err != nil {
 		return nil, fmt.Errorf("safetensors: %s: reading %d-byte header: %w", path, n, err)
 	}
 	h, err := parseHeader(raw, size-8-int64(n), path)

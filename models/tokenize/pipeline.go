@@ -47,6 +47,9 @@ type pipeline struct {
 		// tokenize cuts one pre-tokenized word into tokens with byte offsets in it.
 		tokenize(word string) ([]tokenizer.Token, error)
 	}
+	// cutSafe: a prefix cut at a safe point tokenises as the whole text begins
+	// (bounded.go), so Encode may tokenise prefixes only.
+	cutSafe bool
 }
 
 type addedToken struct {
@@ -284,6 +287,7 @@ func newPipeline(raw []byte) (*pipeline, error) {
 		tok.content = a.s
 		p.addedNorm = append(p.addedNorm, tok)
 	}
+	p.cutSafe = cutSafe(cfg, p)
 	return p, nil
 }
 

@@ -112,6 +112,9 @@ func parse(raw []byte, source string) (*Tokenizer, error) {
 		return nil, err
 	}
 	t.pipe = pipe
+	if err := t.checkIDs(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -182,15 +185,23 @@ func (t *Tokenizer) TokenID(tok string) (int64, bool) {
 // tokenizers does with truncation="longest_first" (transformers' truncation=True) and
 // no padding. (sugarme/tokenizer's own pair truncation leaves pairs uncut.) An empty b
 // still makes a pair, "[CLS] a [SEP] [SEP]", as in tokenizers; transformers'
-// tokenizer(a, "") would drop it.
+// tokenizer(a, "") would drop it. With maxLen > 0 only a bounded prefix of a long text
+// is tokenised, with the same result (bounded.go).
 func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (enc Encoding, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	defer func() { // sugarme panics on some inputs; ours are errors
 		if r := recover(); r != nil {
-			enc, err = Encoding{}, fmt.Errorf("tokenize %q / %q: %v", a, b, r)
+			enc, err = Encoding{}, fmt.Errorf("tokenize %s / %s: %v", quoteHead(a), quoteHead(b), r)
 		}
 	}()
+	if maxLen > 0 { // only the prefixes the truncation keeps are tokenised (bounded.go)
+		first, second, err := t.truncatedPieces(a, b, pair, maxLen)
+		if err != nil {
+			return Encoding{}, err
+		}
+		return t.join(first, second)
+	}
 	first, err := t.pieces(a)
 	if err != nil {
 		return Encoding{}, err
@@ -202,11 +213,6 @@ func (t *Tokenizer) Encode(a, b string, pair bool, maxLen int) (enc Encoding, er
 			return Encoding{}, err
 		}
 		second = &p
-	}
-	if maxLen > 0 {
-		if first, second, err = t.truncate(first, second, maxLen); err != nil {
-			return Encoding{}, err
-		}
 	}
 	return t.join(first, second)
 }

@@ -33,7 +33,7 @@ func (t *Tokenizer) EncodePieces(text string) (p Pieces, err error) {
 	defer t.mu.Unlock()
 	defer func() { // sugarme panics on some inputs; ours are errors
 		if r := recover(); r != nil {
-			p, err = Pieces{}, fmt.Errorf("tokenize %q: %v", text, r)
+			p, err = Pieces{}, fmt.Errorf("tokenize %s: %v", quoteHead(text), r)
 		}
 	}()
 	return t.pieces(text)
@@ -44,13 +44,13 @@ func (t *Tokenizer) pieces(text string) (Pieces, error) {
 	if t.pipe != nil {
 		p, err := t.pipe.encode(text)
 		if err != nil {
-			return Pieces{}, fmt.Errorf("tokenize %q: %w", text, err)
+			return Pieces{}, fmt.Errorf("tokenize %s: %w", quoteHead(text), err)
 		}
 		return p, nil
 	}
 	e, err := t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), 0, tokenizer.Byte)
 	if err != nil {
-		return Pieces{}, fmt.Errorf("tokenize %q: %w", text, err)
+		return Pieces{}, fmt.Errorf("tokenize %s: %w", quoteHead(text), err)
 	}
 	p := Pieces{IDs: make([]int64, len(e.Ids)), Offsets: make([][2]int, len(e.Ids))}
 	for i, id := range e.Ids {

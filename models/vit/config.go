@@ -75,14 +75,19 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	return ParseConfig(raw, path)
+}
+
+// ParseConfig reads the bytes of a config.json; source names it in errors.
+func ParseConfig(raw []byte, source string) (Config, error) {
 	c := defaults()
 	c.ModelType = ""
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return Config{}, fmt.Errorf("%s: not a ViT config.json: %w", path, err)
+		return Config{}, fmt.Errorf("%s: not a ViT config.json: %w", source, err)
 	}
 	c.NumLabels = models.NumLabelsFrom(c.NumLabels, c.ID2Label)
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", source, err)
 	}
 	return c, nil
 }
@@ -99,7 +104,20 @@ func (c Config) Validate() error {
 		models.Field{Key: "image_size", V: c.ImageSize}, models.Field{Key: "patch_size", V: c.PatchSize},
 		models.Field{Key: "num_channels", V: c.NumChannels}, models.Field{Key: "num_labels", V: c.NumLabels},
 	)...)
-	errs = append(errs, models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
+	errs = append(errs, models.CheckSizes(
+		models.Field{Key: "hidden_size", V: c.HiddenSize}, models.Field{Key: "intermediate_size", V: c.IntermediateSize},
+		models.Field{Key: "image_size", V: c.ImageSize}, models.Field{Key: "patch_size", V: c.PatchSize},
+		models.Field{Key: "num_channels", V: c.NumChannels}, models.Field{Key: "num_labels", V: c.NumLabels},
+	)...)
+	errs = append(errs, models.CheckLayers(c.NumHiddenLayers), models.CheckHeads(c.HiddenSize, c.NumAttentionHeads))
+	errs = append(errs, models.CheckProbs(
+		models.FloatField{Key: "hidden_dropout_prob", V: c.HiddenDropoutProb},
+		models.FloatField{Key: "attention_probs_dropout_prob", V: c.AttentionProbsDropoutProb},
+	)...)
+	errs = append(errs, models.CheckNonNegative(
+		models.FloatField{Key: "layer_norm_eps", V: c.LayerNormEps},
+		models.FloatField{Key: "initializer_range", V: c.InitializerRange},
+	)...)
 	if c.PatchSize > 0 && c.ImageSize%c.PatchSize != 0 {
 		errs = append(errs, fmt.Errorf("image_size %d is not a multiple of patch_size %d", c.ImageSize, c.PatchSize))
 	}
@@ -108,7 +126,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("hidden_act %q: want gelu, gelu_new, gelu_pytorch_tanh or relu", c.HiddenAct))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Only a configuration whose every size is sane can be counted.
+	return models.CheckParamCount(Specs(c), "the model")
 }
 
 // GridSize is the number of patches along each side at the pre-training resolution.

@@ -104,7 +104,19 @@ type LoadOptions struct {
 	// Empty means detect; detection fails, rather than guess, if a folder
 	// holds the same split both as parquet and as JSON lines.
 	Format string
+	// MaxLineBytes caps the length of one line of a TSV or JSON-lines file
+	// (newline not counted); 0 means MaxLineBytes. A longer line is a
+	// malformed row (skipped with SkipMalformed; in a TSV header, an error),
+	// read no further than the cap.
+	MaxLineBytes int
 }
+
+// MaxLineBytes is the default cap on a line of a TSV, JSON-lines or
+// prediction file: 1 MiB. The longest line in the real GLUE files is a few
+// KB (MNLI, QNLI); a longer one is a broken file (e.g. a missing newline or
+// an unescaped quote swallowing the rest of a CSV-style file), and reading it
+// whole would cost memory and, once tokenised, time for nothing.
+const MaxLineBytes = 1 << 20
 
 // ParseError reports a malformed row or file. Its message names the file,
 // the line (TSV, JSON lines; 1-based, as an editor shows it) or the row
@@ -227,6 +239,9 @@ func LoadSplits(task Task, path string, splits []string, opt LoadOptions) ([]Spl
 	if err := checkFormat(opt.Format); err != nil {
 		return nil, err
 	}
+	if err := checkMaxLine(opt.MaxLineBytes); err != nil {
+		return nil, err
+	}
 	if len(splits) == 0 {
 		return nil, fmt.Errorf("glue: %s: no split asked for", task.Name)
 	}
@@ -260,6 +275,9 @@ func ReadSplitFile(task Task, split, path string, opt LoadOptions) (Split, error
 	if err := checkFormat(opt.Format); err != nil {
 		return Split{}, err
 	}
+	if err := checkMaxLine(opt.MaxLineBytes); err != nil {
+		return Split{}, err
+	}
 	format := opt.Format
 	if format == "" {
 		switch strings.ToLower(filepath.Ext(path)) {
@@ -281,6 +299,13 @@ func ReadSplitFile(task Task, split, path string, opt LoadOptions) (Split, error
 func checkTask(task Task) error {
 	if _, ok := tsvLayouts[task.Name]; !ok {
 		return fmt.Errorf("glue: unknown task %q (valid: %s)", task.Name, strings.Join(Names(), ", "))
+	}
+	return nil
+}
+
+func checkMaxLine(n int) error {
+	if n < 0 {
+		return fmt.Errorf("glue: LoadOptions.MaxLineBytes %d, want >= 0 (0: the default, %d)", n, MaxLineBytes)
 	}
 	return nil
 }
@@ -489,7 +514,13 @@ func readTSV(task Task, path string, c *collector) error {
 		text1 = slices.Index(columns, layout.text1)
 		label = slices.Index(columns, layout.label)
 	}
-	err := eachLine(path, c, func(lineNo int, line string) error {
+	err := eachLine(path, c, func(lineNo int, line string, tooLong *ParseError) error {
+		if tooLong != nil {
+			if columns == nil {
+				return tooLong // no header, no file
+			}
+			return c.add(Example{}, tooLong)
+		}
 		line = strings.TrimSuffix(line, "\n")
 		line = strings.TrimSuffix(line, "\r") // files that went through Windows
 		if lineNo == 1 {
@@ -789,7 +820,10 @@ func float32ToDecimal(f float32) float64 {
 // per line (as written by datasets' to_json).
 func readJSONL(task Task, path string, c *collector) error {
 	fields := hfFields[task.Name]
-	return eachLine(path, c, func(lineNo int, line string) error {
+	return eachLine(path, c, func(lineNo int, line string, tooLong *ParseError) error {
+		if tooLong != nil {
+			return c.add(Example{}, tooLong)
+		}
 		if strings.TrimSpace(line) == "" {
 			return nil
 		}
@@ -799,27 +833,69 @@ func readJSONL(task Task, path string, c *collector) error {
 }
 
 // eachLine calls fn with each line of path (numbered from 1, the newline
-// kept) until the file ends, fn fails or c is full.
-func eachLine(path string, c *collector, fn func(lineNo int, line string) error) error {
+// kept) until the file ends, fn fails or c is full. A line longer than the
+// cap (c.opt.MaxLineBytes) is not kept: fn gets tooLong instead, naming the
+// line, its length and the cap.
+func eachLine(path string, c *collector, fn func(lineNo int, line string, tooLong *ParseError) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("glue: %w", err)
 	}
 	defer f.Close()
+	limit := c.opt.MaxLineBytes
+	if limit == 0 {
+		limit = MaxLineBytes
+	}
 	r := bufio.NewReaderSize(f, 1<<16)
 	for lineNo := 1; !c.full(); lineNo++ {
-		line, err := r.ReadString('\n')
+		line, length, err := readLine(r, limit)
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("glue: %s: %w", path, err)
 		}
-		if line == "" && err == io.EOF {
+		if length == 0 && line == "" && err == io.EOF {
 			break
 		}
-		if err := fn(lineNo, line); err != nil {
+		var tooLong *ParseError
+		if length > limit {
+			tooLong = lineTooLong(path, lineNo, length, limit)
+		}
+		if err := fn(lineNo, line, tooLong); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func lineTooLong(path string, lineNo, length, limit int) *ParseError {
+	return lineError(path, lineNo, "", "the line is %d bytes long, over the cap of %d bytes (glue.MaxLineBytes; LoadOptions.MaxLineBytes sets another); a missing newline?", length, limit)
+}
+
+// readLine reads one line, its newline kept, keeping at most limit bytes of
+// it (newline not counted) in memory. length is the line's full length
+// without the newline; when it is over limit, line is empty and the rest of
+// the line has been skipped. err is io.EOF at the end of the file (with the
+// last line, if it has no newline).
+func readLine(r *bufio.Reader, limit int) (line string, length int, err error) {
+	var buf []byte
+	total := 0 // bytes of the line read so far, newline included
+	for {
+		chunk, err := r.ReadSlice('\n')
+		total += len(chunk)
+		if total <= limit+1 {
+			buf = append(buf, chunk...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		length = total
+		if total > 0 && (len(chunk) > 0 && chunk[len(chunk)-1] == '\n') {
+			length--
+		}
+		if length > limit {
+			return "", length, err
+		}
+		return string(buf), length, err
+	}
 }
 
 func parseJSONLRow(task Task, path string, lineNo int, line string, fields [2]string) (Example, *ParseError) {

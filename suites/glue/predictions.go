@@ -47,14 +47,17 @@ func ReadPredictions(task Task, path string) (map[int]float64, error) {
 	firstLine := map[int]int{} // idx → line, to point at both duplicates
 	lineNo := 0
 	for {
-		line, err := r.ReadString('\n')
+		line, length, err := readLine(r, MaxLineBytes)
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("glue: %s: %w", path, err)
 		}
-		if line == "" && err == io.EOF {
+		if length == 0 && line == "" && err == io.EOF {
 			break
 		}
 		lineNo++
+		if length > MaxLineBytes {
+			return nil, lineTooLong(path, lineNo, length, MaxLineBytes)
+		}
 		if strings.TrimSpace(line) != "" {
 			idx, p, perr := parsePredictionLine(task, path, lineNo, line)
 			if perr != nil {

@@ -443,9 +443,9 @@ type parquetLayout struct {
 }
 
 func readParquet(ds *Dataset, raw []byte) error {
-	pf, err := parquet.OpenFile(bytes.NewReader(raw), int64(len(raw)), parquet.SkipBloomFilters(true))
+	pf, err := parquetx.OpenReader(bytes.NewReader(raw), int64(len(raw)), ds.Path)
 	if err != nil {
-		return fmt.Errorf("squad: %s: not a readable parquet file: %w", ds.Path, err)
+		return fmt.Errorf("squad: %w", err)
 	}
 	lay, err := layoutOf(ds.Path, pf.Schema())
 	if err != nil {

@@ -135,12 +135,12 @@ func charOffsets(text string, bytes [][2]int) [][2]int {
 }
 
 func (b *featureBuilder) build(index int, ex Example) ([]Feature, error) {
-	q, err := b.tok.EncodePieces(strings.TrimLeftFunc(ex.Question, isPySpace)) // run_qa: q.lstrip()
+	// run_qa: q.lstrip(), cut to max query length; only the prefix kept is tokenised,
+	// so a huge question costs no more than a short one (contexts are windowed and
+	// must be tokenised whole).
+	q, err := b.tok.EncodePiecesHead(strings.TrimLeftFunc(ex.Question, isPySpace), b.maxQuery)
 	if err != nil {
 		return nil, err
-	}
-	if b.maxQuery > 0 && len(q.IDs) > b.maxQuery {
-		q = tokenize.Pieces{IDs: q.IDs[:b.maxQuery], Offsets: q.Offsets[:b.maxQuery]}
 	}
 	ctx, err := b.context(ex.Context)
 	if err != nil {
