@@ -27,7 +27,6 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -37,6 +36,8 @@ import (
 	"github.com/sugarme/gotch"
 	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/internal/atomicfile"
 )
 
 // Info describes one tensor of a safetensors file, as stored in its header.
@@ -542,7 +543,10 @@ func Save(path string, tensors map[string]*ts.Tensor, metadata map[string]string
 		}
 	}
 
-	return writeAtomic(path, out)
+	if err := atomicfile.Write(path, out); err != nil {
+		return fmt.Errorf("safetensors: save %s: %w", path, err)
+	}
+	return nil
 }
 
 // copyOut copies t's elements, in row-major order, into dst as little-endian bytes.
@@ -629,46 +633,4 @@ func encodeHeader(names []string, infos []Info, metadata map[string]string) ([]b
 		b.WriteByte(' ')
 	}
 	return b.Bytes(), nil
-}
-
-// writeAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path.
-func writeAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("safetensors: save %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("safetensors: save %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: save %s: %w", path, err)
-	}
-	// CreateTemp makes the file 0600; a saved checkpoint should be as
-	// readable as any other file the user writes.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: save %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: save %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: save %s: %w", path, err)
-	}
-	// Make the rename itself durable; failure here does not undo the save.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
