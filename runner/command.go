@@ -32,6 +32,8 @@ type command struct {
 	code     reports.Code
 	release  func() // the -out lock
 
+	threadsBefore int // libtorch's thread count before -threads, restored by close
+
 	stop     atomic.Bool // Ctrl-C: finish the step, checkpoint, exit 130
 	training atomic.Bool // a run is inside train.Run (else Ctrl-C exits at once)
 	signals  chan os.Signal
@@ -90,6 +92,7 @@ func newCommand(o Options, stderr io.Writer) (*command, error) {
 		return nil, err
 	}
 	if o.Threads > 0 {
+		c.threadsBefore = torchx.NumThreads()
 		torchx.SetNumThreads(o.Threads)
 	}
 	c.env, c.code = environment(), codeVersion()
@@ -107,6 +110,9 @@ func (c *command) close() {
 	}
 	if c.release != nil {
 		c.release()
+	}
+	if c.threadsBefore > 0 { // a command run in-process (tests) leaves the count as it was
+		torchx.SetNumThreads(c.threadsBefore)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/reports"
 )
 
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// libtorch sizes its thread pool at first use, from the environment as it is then:
+	// do it now, before a test's t.Setenv, as the child processes do at their start.
+	torchx.NumThreads()
 	os.Exit(m.Run())
 }
 
