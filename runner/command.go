@@ -40,6 +40,10 @@ type command struct {
 	failed   []string // one line per failed or diverged run
 }
 
+// defaultThreads is libtorch's thread count as a fresh process sees it (its physical
+// cores, or OMP_NUM_THREADS), read at start-up before anything can change it.
+var defaultThreads = torchx.NumThreads()
+
 // interruptedError ends a command stopped by Ctrl-C after checkpointing: exit 130.
 type interruptedError struct{ msg string }
 
@@ -91,10 +95,12 @@ func newCommand(o Options, stderr io.Writer) (*command, error) {
 	if err := checkMaxLen(c.o, c.src); err != nil {
 		return nil, err
 	}
-	if o.Threads > 0 {
-		c.threadsBefore = torchx.NumThreads()
-		torchx.SetNumThreads(o.Threads)
+	c.threadsBefore = torchx.NumThreads()
+	threads := o.Threads
+	if threads == 0 {
+		threads = defaultThreads
 	}
+	torchx.SetNumThreads(threads)
 	c.env, c.code = environment(), codeVersion()
 	if err := c.openOut(); err != nil {
 		c.close()
@@ -113,6 +119,7 @@ func (c *command) close() {
 	}
 	if c.threadsBefore > 0 { // a command run in-process (tests) leaves the count as it was
 		torchx.SetNumThreads(c.threadsBefore)
+		c.threadsBefore = 0
 	}
 }
 

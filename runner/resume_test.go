@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/reports"
 )
 
@@ -28,9 +27,6 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	// libtorch sizes its thread pool at first use, from the environment as it is then:
-	// do it now, before a test's t.Setenv, as the child processes do at their start.
-	torchx.NumThreads()
 	os.Exit(m.Run())
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -59,6 +60,11 @@ var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "visio
 // run that dies leaves the finished records intact, a rerun skips them and resumes the
 // unfinished one from its checkpoint.
 func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
+	// libtorch's thread count is per OS thread (OpenMP's and MKL's settings are
+	// thread-local; a thread keeps the count it first saw), so the whole command,
+	// model building and SVDs included, runs on one OS thread whose count it sets.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	c, err := newCommand(o, stderr)
 	if err != nil {
 		return nil, err
