@@ -9,11 +9,12 @@ setup:
 
 # The main job on the built-in default: VectorFit, LoRA and full fine-tuning on a
 # synthetic classification task (SST-2-shaped) and a synthetic regression task
-# (STS-B-shaped) with the tiny model, then the comparison table.
+# (STS-B-shaped) with the tiny model, then the comparison table. -force: a demo trains
+# every time, rather than skipping the runs an earlier demo recorded.
 demo: setup
 	$(GO) run ./runner -suite glue -task sst2,stsb -method vectorfit,lora,fullft \
 		-model tiny -data synthetic -epochs 10 -warmup 20 \
-		-lr-vectorfit 3e-2 -lr-lora 3e-3 -lr-fullft 1e-3 -head-lr 1e-2 -out out/demo
+		-lr-vectorfit 3e-2 -lr-lora 3e-3 -lr-fullft 1e-3 -head-lr 1e-2 -out out/demo -force
 
 vet: setup
 	$(GO) vet ./...

@@ -36,8 +36,12 @@ func (c *command) runOrSkip(task, method string, seed int64, prep prepared) (rep
 	ck := filepath.Join(c.o.Out, checkpointsDir, strings.TrimSuffix(name, ".json"))
 	if old, ok := c.existing[name]; ok && !c.o.Force {
 		if old.SettingsHash == rec.SettingsHash {
-			fmt.Fprintf(c.stderr, "%s %s seed %d: done, skipped (%s has these settings, hash %.12s; -force redoes it)\n",
-				task, method, seed, filepath.Join(c.o.Out, name), rec.SettingsHash)
+			code := ""
+			if !sameCode(old.Code, rec.Code) { // settings alone decide, but a reader should know
+				code = fmt.Sprintf(", though by other code (%s, now %s)", old.Code.Version, rec.Code.Version)
+			}
+			fmt.Fprintf(c.stderr, "%s %s seed %d: done, skipped (%s has these settings, hash %.12s%s; -force redoes it)\n",
+				task, method, seed, filepath.Join(c.o.Out, name), rec.SettingsHash, code)
 			return old, nil
 		}
 		return reports.Record{}, fmt.Errorf("%s holds this run's record with other settings (hash %.12s, now %.12s; %s): use another -out, or -force to replace it",
