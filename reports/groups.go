@@ -276,3 +276,18 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// Differences says how the record after differs from the one before, in what decides
+// the numbers (model, code, settings hash presence, hyperparameters, method settings,
+// data), e.g. "lr=0.012 → lr=0.05, code ab78186 → code cd901ef"; "" when nothing does.
+func Differences(before, after Record) string {
+	gs := partition([]Record{before, after})
+	if len(gs) < 2 {
+		return ""
+	}
+	var parts []string
+	for _, d := range differing(gs) {
+		parts = append(parts, gs[0].label([]facet{d})+" → "+gs[1].label([]facet{d}))
+	}
+	return strings.Join(parts, ", ")
+}

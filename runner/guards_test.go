@@ -156,7 +156,7 @@ func TestSkipFinishedRuns(t *testing.T) {
 		t.Errorf("the table lacks the skipped runs:\n%s", stdout.String())
 	}
 	err := run(tinyRun(out, "-seeds", "1", "-lr", "0.05"), &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "holds this run's record with other settings") || !strings.Contains(err.Error(), "hyperparameter lr 0.011999999999999999 → 0.05") || strings.Contains(err.Error(), "method setting") {
+	if err == nil || !strings.Contains(err.Error(), "holds this run's record with other settings") || !strings.Contains(err.Error(), "lr=0.011999999999999999 → lr=0.05") || strings.Contains(err.Error(), "targets") {
 		t.Errorf("other settings into the same -out: %v", err)
 	}
 	stderr.Reset()

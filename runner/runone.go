@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +41,7 @@ func (c *command) runOrSkip(task, method string, seed int64, prep prepared) (rep
 			return old, nil
 		}
 		return reports.Record{}, fmt.Errorf("%s holds this run's record with other settings (hash %.12s, now %.12s; %s): use another -out, or -force to replace it",
-			filepath.Join(c.o.Out, name), old.SettingsHash, rec.SettingsHash, differences(old, rec))
+			filepath.Join(c.o.Out, name), old.SettingsHash, rec.SettingsHash, orNone(reports.Differences(old, rec)))
 	}
 	if c.o.Force {
 		if err := os.RemoveAll(ck); err != nil {
@@ -105,52 +101,6 @@ func hyperparameters(o Options, p protocol) map[string]any {
 		hyper[k] = v
 	}
 	return hyper
-}
-
-// differences names what differs between two records' settings, for the refusal.
-func differences(a, b reports.Record) string {
-	var d []string
-	// Compared as JSON: one side may be read back from a record file.
-	same := func(a, b any) bool {
-		x, _ := json.Marshal(a)
-		y, _ := json.Marshal(b)
-		return bytes.Equal(x, y)
-	}
-	diff := func(what string, x, y map[string]any) {
-		for _, k := range slices.Sorted(maps.Keys(y)) {
-			if v := y[k]; !same(x[k], v) {
-				d = append(d, fmt.Sprintf("%s %s %v → %v", what, k, x[k], v))
-			}
-		}
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if _, ok := y[k]; !ok {
-				d = append(d, fmt.Sprintf("%s %s %v → unset", what, k, x[k]))
-			}
-		}
-	}
-	diff("hyperparameter", a.Hyperparameters, b.Hyperparameters)
-	diff("method setting", a.MethodSettings, b.MethodSettings)
-	if a.Model.WeightsSHA256 != b.Model.WeightsSHA256 || a.Model.Name != b.Model.Name {
-		d = append(d, fmt.Sprintf("model %s → %s", a.Model.Name, b.Model.Name))
-	}
-	if fmt.Sprint(dataHashes(a)) != fmt.Sprint(dataHashes(b)) {
-		d = append(d, "data files")
-	}
-	if len(d) == 0 {
-		return "no setting differs by value: an older record without a settings hash?"
-	}
-	if len(d) > 6 {
-		d = append(d[:6], fmt.Sprintf("and %d more", len(d)-6))
-	}
-	return strings.Join(d, ", ")
-}
-
-func dataHashes(r reports.Record) []string {
-	var out []string
-	for _, f := range r.Data {
-		out = append(out, f.Role+":"+f.SHA256)
-	}
-	return out
 }
 
 // train builds the model, applies the method, trains (resuming from ck when a
@@ -228,4 +178,11 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 	rec.Schedule = reports.Schedule{TotalSteps: res.TotalSteps, WarmupSteps: res.WarmupSteps, WarmupExceedsSteps: res.WarmupExceedsSteps}
 	rec.PeakRSSBytes, rec.StartedAt, rec.FinishedAt = res.PeakRSS, started, time.Now()
 	return nil
+}
+
+func orNone(diff string) string {
+	if diff == "" {
+		return "no setting differs by value: an older record without a settings hash?"
+	}
+	return diff
 }

@@ -51,7 +51,7 @@ type Config struct {
 	MaxGradNorm float64 // 0 = no clipping
 	GradAccum   int     // micro-batches per optimizer step; 0 means 1
 	EvalEvery   int     // evaluate every N optimizer steps; 0 = at the end of each epoch. Always after the last step.
-	Seed        int64   // seeds libtorch's RNG (dropout) before training
+	Seed        int64   // with the step, seeds libtorch's RNG (dropout) before every optimizer step
 	// Progress receives a one-line progress bar rewritten with \r, and a final newline.
 	Progress io.Writer
 	// Log receives warnings about the run's settings before training starts, e.g. a
