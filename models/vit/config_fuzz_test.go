@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vectorfit/harness/models"
+	"github.com/vectorfit/harness/internal/testmodel/configcheck"
 )
 
-const fuzzSource = "fuzz/config.json"
+const fuzzSource = configcheck.Source
 
 // small is a valid ViT config.json body without its closing brace.
 const small = `{"model_type": "vit", "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
@@ -35,24 +35,10 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := ParseConfig(raw, fuzzSource)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), fuzzSource+": ") {
-				t.Fatalf("error does not begin with the file name: %v", err)
-			}
+		if configcheck.Refused(t, err) {
 			return
 		}
-		var total int64
-		for _, s := range Specs(c) {
-			for _, d := range s.Shape {
-				if d < 1 {
-					t.Fatalf("accepted config gives %s shape %v", s.Name, s.Shape)
-				}
-			}
-			total += models.Numel(s.Shape)
-		}
-		if total > models.MaxParams {
-			t.Fatalf("accepted config has %d parameters", total)
-		}
+		configcheck.Buildable(t, Specs(c))
 		if g := c.ImageSize / c.PatchSize; c.NumPatches() != g*g || g < 1 {
 			t.Fatalf("accepted config has %d patches for a %d-patch grid", c.NumPatches(), g)
 		}
