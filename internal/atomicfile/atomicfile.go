@@ -4,6 +4,8 @@
 package atomicfile
 
 import (
+	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +17,17 @@ func TempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-"
 // Write writes data to a temporary file beside path (so the rename cannot cross file
 // systems), makes it 0644 (CreateTemp makes 0600; results are meant to be shared),
 // syncs it, renames it over path and syncs the folder so that the rename persists.
-func Write(path string, data []byte) (err error) {
+func Write(path string, data []byte) error {
+	return WriteFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc is Write with the contents streamed by write, for files too large to hold
+// in memory twice (checkpoints of a fully fine-tuned model). An error from write leaves
+// the old file as it was.
+func WriteFunc(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, TempPrefix(path)+"*")
 	if err != nil {
@@ -28,7 +40,11 @@ func Write(path string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	buf := bufio.NewWriterSize(f, 1<<20)
+	if err = write(buf); err != nil {
+		return err
+	}
+	if err = buf.Flush(); err != nil {
 		return err
 	}
 	if err = f.Chmod(0o644); err != nil {

@@ -532,18 +532,30 @@ func Save(path string, tensors map[string]*ts.Tensor, metadata map[string]string
 		return fmt.Errorf("safetensors: save %s: %w", path, err)
 	}
 
-	// Second pass: copy every tensor straight into the output buffer.
-	out := make([]byte, 8+len(hdr)+int(offset))
-	binary.LittleEndian.PutUint64(out, uint64(len(hdr)))
-	copy(out[8:], hdr)
-	data := out[8+len(hdr):]
-	for i, name := range names {
-		if err := copyOut(tensors[name], infos[i], data[infos[i].Offsets[0]:infos[i].Offsets[1]]); err != nil {
-			return fmt.Errorf("safetensors: save %s: tensor %q: %w", path, name, err)
+	// Second pass: stream the header, then each tensor through one buffer the size of
+	// the largest, so that saving a model costs one tensor of memory, not the model.
+	err = atomicfile.WriteFunc(path, func(w io.Writer) error {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(hdr)))
+		if _, err := w.Write(append(n[:], hdr...)); err != nil {
+			return err
 		}
-	}
-
-	if err := atomicfile.Write(path, out); err != nil {
+		var buf []byte
+		for i, name := range names {
+			size := infos[i].Offsets[1] - infos[i].Offsets[0]
+			if int64(cap(buf)) < size {
+				buf = make([]byte, size)
+			}
+			if err := copyOut(tensors[name], infos[i], buf[:size]); err != nil {
+				return fmt.Errorf("tensor %q: %w", name, err)
+			}
+			if _, err := w.Write(buf[:size]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("safetensors: save %s: %w", path, err)
 	}
 	return nil

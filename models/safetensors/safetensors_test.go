@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -526,5 +528,29 @@ func TestHFLoRA(t *testing.T) {
 	merged := checkTensor(t, out, "lora_merged_logits", gotch.Float, []int64{3, 3})
 	if got, want := f32(merged)[:3], []float32{-0.676417232, -0.314610928, 0.527291059}; !reflect.DeepEqual(got, want) {
 		t.Errorf("lora_merged_logits[:3] = %v, want %v", got, want)
+	}
+}
+
+// Save streams: writing eight 8 MiB tensors allocates about one tensor's worth of Go
+// memory, not the file's 64 MiB (a fully fine-tuned model's checkpoint would otherwise
+// need its size again in RAM).
+func TestSaveStreams(t *testing.T) {
+	tensors := map[string]*ts.Tensor{}
+	for i := range 8 {
+		tensors[fmt.Sprintf("w%d", i)] = ts.MustOnes([]int64{2 << 20}, gotch.Float, gotch.CPU)
+	}
+	path := filepath.Join(t.TempDir(), "big.safetensors")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := Save(path, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 20<<20 {
+		t.Errorf("Save of 64 MiB allocated %d MiB, want about one 8 MiB tensor and a write buffer", alloc>>20)
+	}
+	back, err := Load(path)
+	if err != nil || len(back) != 8 || !back["w7"].MustEqual(tensors["w7"], false) {
+		t.Errorf("read back %d tensors, %v", len(back), err)
 	}
 }
