@@ -143,7 +143,10 @@ type Timing struct {
 	TrainSeconds float64 `json:"train_seconds"` // excluding evaluation
 	EvalSeconds  float64 `json:"eval_seconds"`
 	StepSeconds  float64 `json:"step_seconds"` // TrainSeconds / Steps
-	Steps        int     `json:"steps"`
+	// CheckpointSeconds is this process's time writing checkpoints (in neither of the
+	// above).
+	CheckpointSeconds float64 `json:"checkpoint_seconds,omitempty"`
+	Steps             int     `json:"steps"`
 }
 
 // Code identifies the harness build that produced a record.

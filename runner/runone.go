@@ -173,7 +173,7 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 	rec.History, rec.Params, rec.Ranks, rec.MatrixRanks = history(res), methods.Count(meth, b.model), summary, per
 	rec.Timing = reports.Timing{
 		SetupSeconds: setup.Seconds(), TrainSeconds: res.TrainTime.Seconds(), EvalSeconds: res.EvalTime.Seconds(),
-		StepSeconds: res.StepTime.Seconds(), Steps: res.Steps,
+		StepSeconds: res.StepTime.Seconds(), Steps: res.Steps, CheckpointSeconds: res.CheckpointTime.Seconds(),
 	}
 	rec.Schedule = reports.Schedule{TotalSteps: res.TotalSteps, WarmupSteps: res.WarmupSteps, WarmupExceedsSteps: res.WarmupExceedsSteps}
 	rec.PeakRSSBytes, rec.StartedAt, rec.FinishedAt = res.PeakRSS, started, time.Now()

@@ -106,7 +106,8 @@ type Result struct {
 	// model and method setup (e.g. VectorFit's SVD). TrainTime excludes evaluation;
 	// StepTime = TrainTime/Steps.
 	SetupTime, TrainTime, EvalTime, StepTime time.Duration
-	PeakRSS                                  int64 // bytes, VmHWM (0 where unavailable)
+	CheckpointTime                           time.Duration // writing checkpoints, in neither of the above
+	PeakRSS                                  int64         // bytes, VmHWM (0 where unavailable)
 	// TotalSteps and WarmupSteps are the schedule's, resolved from MaxSteps or Epochs ×
 	// optimizer steps per epoch, and WarmupSteps or WarmupRatio. WarmupExceedsSteps is
 	// WarmupSteps ≥ TotalSteps: the learning rate never reaches its peak (and never
@@ -320,7 +321,9 @@ func (r *runner) checkpoint(next int) error {
 	if r.cfg.Checkpoint == nil {
 		return nil
 	}
-	if err := r.cfg.Checkpoint(r.snapshot(next)); err != nil {
+	err := r.cfg.Checkpoint(r.snapshot(next))
+	r.res.CheckpointTime += time.Since(r.lastCheckpoint)
+	if err != nil {
 		return fmt.Errorf("train: checkpoint after step %d: %w", r.step, err)
 	}
 	return nil
