@@ -57,9 +57,11 @@ type Delta struct {
 }
 
 // NoDecay says whether a base-model parameter is excluded from weight decay, as the
-// Hugging Face Trainer excludes biases and LayerNorm weights.
+// Hugging Face Trainer excludes biases and LayerNorm weights (it goes by module type;
+// we by name, whatever the family's spelling).
 func NoDecay(name string) bool {
-	return strings.HasSuffix(name, "bias") || strings.Contains(name, "LayerNorm") || strings.Contains(name, "layer_norm")
+	lower := strings.ToLower(name) // BERT's "LayerNorm", ViT's "layernorm_before", BART's "layernorm_embedding"
+	return strings.HasSuffix(name, "bias") || strings.Contains(lower, "layernorm") || strings.Contains(lower, "layer_norm")
 }
 
 // TrainHead makes every head parameter of m trainable and returns them.
