@@ -142,7 +142,11 @@ func (m *Model) decode(ids, mask, enc, encMask *ts.Tensor, all *[]*ts.Tensor) *t
 
 // embed is a stack's embedding output: LayerNorm(scale · shared[ids] + positions[t + 2]),
 // then dropout.
-func (m *Model) embed(side string, ids *ts.Tensor) *ts.Tensor {
+func (m *Model) embed(side string, ids *ts.Tensor) *ts.Tensor { return m.embedAt(side, ids, 0) }
+
+// embedAt embeds ids as positions start, start+1, …: an incremental decoder step feeds
+// one token at position start = the number of tokens decoded before it.
+func (m *Model) embedAt(side string, ids *ts.Tensor, start int64) *ts.Tensor {
 	var s scratch
 	defer s.drop()
 	seq := ids.MustSize()[1]
@@ -150,7 +154,7 @@ func (m *Model) embed(side string, ids *ts.Tensor) *ts.Tensor {
 	if scale := m.Config.embedScale(); scale != 1 {
 		tok = s.keep(tok.MustMulScalar(ts.FloatScalar(scale), false))
 	}
-	pos := s.keep(ts.MustArangeStart(ts.IntScalar(positionOffset), ts.IntScalar(seq+positionOffset), gotch.Int64, ids.MustDevice()))
+	pos := s.keep(ts.MustArangeStart(ts.IntScalar(start+positionOffset), ts.IntScalar(start+seq+positionOffset), gotch.Int64, ids.MustDevice()))
 	pe := s.keep(ts.MustEmbedding(m.T(prefix+side+".embed_positions.weight"), pos, -1, false, false))
 	sum := s.keep(tok.MustAdd(pe, false))
 	ln := s.keep(m.layerNorm(prefix+side+".layernorm_embedding", sum))
@@ -211,26 +215,44 @@ func (m *Model) layerNorm(name string, x *ts.Tensor) *ts.Tensor {
 // softmax((q·d^−½) kᵀ + bias) v, merged and projected by out_proj. bias is additive,
 // broadcast to batch × heads × tgt × src. lin is q, k, v, out.
 func (m *Model) attention(lin []*models.Linear, x, kv, bias *ts.Tensor, heads int64) *ts.Tensor {
+	k, v := m.keysValues(lin, kv, heads)
+	defer k.MustDrop()
+	defer v.MustDrop()
+	return m.attend(lin, x, k, v, bias, heads)
+}
+
+// keysValues are k_proj(kv) and v_proj(kv) split into heads, batch × heads × src × hd:
+// what the generation cache keeps (models.Linear computes them, so adapters apply).
+func (m *Model) keysValues(lin []*models.Linear, kv *ts.Tensor, heads int64) (k, v *ts.Tensor) {
+	train := m.Training()
+	split := func(l *models.Linear) *ts.Tensor {
+		p := l.Forward(kv, train)
+		size := p.MustSize()
+		return p.MustView([]int64{size[0], size[1], heads, size[2] / heads}, true).MustTranspose(1, 2, true)
+	}
+	return split(lin[1]), split(lin[2])
+}
+
+// attend is the rest of BartAttention given the keys and values kh, vh (batch × heads ×
+// src × hd): queries from x, scores, softmax, context, out_proj. bias nil adds nothing
+// (a decoder step attends to every cached position).
+func (m *Model) attend(lin []*models.Linear, x, kh, vh, bias *ts.Tensor, heads int64) *ts.Tensor {
 	var s scratch
 	defer s.drop()
 	train := m.Training()
 	size := x.MustSize()
 	b, tgt, d := size[0], size[1], size[2]
-	src := kv.MustSize()[1]
 	hd := d / heads
-	split := func(t *ts.Tensor, seq int64) *ts.Tensor { // batch × heads × seq × hd
-		return s.keep(t.MustView([]int64{b, seq, heads, hd}, false).MustTranspose(1, 2, true))
-	}
 	// transformers scales the projected queries before the product: the same order
 	// keeps the rounding the same.
 	q := s.keep(lin[0].Forward(x, train))
 	q = s.keep(q.MustMulScalar(ts.FloatScalar(math.Pow(float64(hd), -0.5)), false))
-	k := s.keep(lin[1].Forward(kv, train))
-	v := s.keep(lin[2].Forward(kv, train))
-	qh, kh, vh := split(q, tgt), split(k, src), split(v, src)
+	qh := s.keep(q.MustView([]int64{b, tgt, heads, hd}, false).MustTranspose(1, 2, true))
 	kt := s.keep(kh.MustTranspose(-1, -2, false))
 	scores := s.keep(qh.MustMatmul(kt, false))
-	scores = s.keep(scores.MustAdd(bias, false))
+	if bias != nil {
+		scores = s.keep(scores.MustAdd(bias, false))
+	}
 	probs := s.keep(scores.MustSoftmax(-1, gotch.Float, false))
 	dp := s.keep(m.Dropout(probs, m.Config.AttentionDropout))
 	ctx := s.keep(dp.MustMatmul(vh, false))

@@ -8,7 +8,6 @@ import (
 	"testing"
 )
 
-
 // Written predictions read back and score as ROUGE of the same texts does; the
 // references themselves score 1.
 func TestPredictionFilesRoundTrip(t *testing.T) {
