@@ -12,6 +12,7 @@ import (
 
 	"github.com/vectorfit/harness/reports"
 	"github.com/vectorfit/harness/suites/glue"
+	"github.com/vectorfit/harness/suites/nlg"
 	"github.com/vectorfit/harness/suites/squad"
 )
 
@@ -61,7 +62,7 @@ func scoreCmd(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "", "task, e.g. rte")
 	dataDir := fs.String("data", "", "GLUE folder (TSV or nyu-mll/glue layout)")
 	pred := fs.String("pred", "", `JSON-lines predictions {"idx": 0, "prediction": 1}`)
-	split := fs.String("split", "", "glue: dev split to score (default: the task's first, e.g. validation_matched for mnli)")
+	split := fs.String("split", "", "glue: dev split to score (default: the task's first, e.g. validation_matched for mnli); nlg: the split (default validation)")
 	version := fs.String("version", "", "squad: 1.1 or 2.0 (default: the data file's own)")
 	naProb := fs.String("na-prob", "", "squad v2.0: na_prob.json")
 	naThresh := fs.Float64("na-prob-thresh", squad.DefaultNAThreshold, "squad v2.0: no-answer threshold")
@@ -71,9 +72,11 @@ func scoreCmd(args []string, stdout, stderr io.Writer) error {
 	switch *suite {
 	case "squad":
 		return scoreSQuAD(*dataDir, *version, *pred, *naProb, *naThresh, stdout, stderr)
+	case "nlg":
+		return scoreNLG(*taskName, *dataDir, *split, *pred, stdout)
 	case "glue":
 	default:
-		return fmt.Errorf("score -suite %q: this build scores glue and squad", *suite)
+		return fmt.Errorf("score -suite %q: this build scores glue, squad and nlg", *suite)
 	}
 	if *taskName == "" || *dataDir == "" || *pred == "" {
 		return fmt.Errorf("score needs -task, -data and -pred")
@@ -161,4 +164,42 @@ func squadDevFile(dir, version string) (string, error) {
 		return found[0], nil
 	}
 	return "", fmt.Errorf("score -suite squad: %s holds several dev files (%s); pass -data FILE or -version", dir, strings.Join(found, ", "))
+}
+
+// scoreNLG prints the ROUGE F-measures (×100, as the paper reports them) of a JSON-lines
+// prediction file ({"id", "prediction"}) against a summarisation split (default
+// validation; -data is the dataset folder or the split's file).
+func scoreNLG(taskName, data, split, pred string, stdout io.Writer) error {
+	if taskName == "" || data == "" || pred == "" {
+		return fmt.Errorf("score -suite nlg needs -task (xsum or cnn_dailymail), -data and -pred")
+	}
+	task, ok := nlg.Lookup(taskName)
+	if !ok {
+		return fmt.Errorf("score -suite nlg -task %q: want one of %v", taskName, nlg.Names())
+	}
+	if split == "" {
+		split = "validation"
+	}
+	var dev nlg.Split
+	var err error
+	if fi, serr := os.Stat(data); serr == nil && !fi.IsDir() {
+		dev, err = nlg.ReadFile(task, split, data, nlg.LoadOptions{})
+	} else {
+		var splits []nlg.Split
+		if splits, err = nlg.LoadSplits(task, data, []string{split}, nlg.LoadOptions{}); err == nil {
+			dev = splits[0]
+		}
+	}
+	if err != nil {
+		return err
+	}
+	scores, err := nlg.ScoreFile(dev, pred)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s (%s, %d examples) predictions %s\n", task.Name, split, filepath.Base(dev.Path), len(dev.Examples), pred)
+	for _, k := range nlg.RougeTypes {
+		fmt.Fprintf(stdout, "%s\t%.2f\n", k, 100*scores[k])
+	}
+	return nil
 }

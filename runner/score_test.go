@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vectorfit/harness/suites/nlg"
 	"github.com/vectorfit/harness/suites/squad"
 )
 
@@ -84,5 +85,33 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, raw, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// score -suite nlg prints ROUGE ×100 of a prediction file: the references themselves
+// score 100.
+func TestScoreNLG(t *testing.T) {
+	data := "../../shared/data/xsum/test-sample.jsonl"
+	task, _ := nlg.Lookup("xsum")
+	split, err := nlg.ReadFile(task, "test", data, nlg.LoadOptions{})
+	if err != nil {
+		t.Skipf("no shared XSum sample: %v", err)
+	}
+	var ids, preds []string
+	for _, ex := range split.Examples {
+		ids, preds = append(ids, ex.ID), append(preds, ex.Target)
+	}
+	pred := filepath.Join(t.TempDir(), "p.jsonl")
+	if err := nlg.WritePredictions(pred, ids, preds); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if err := run([]string{"score", "-suite", "nlg", "-task", "xsum", "-data", data, "-split", "test", "-pred", pred}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"xsum test (test-sample.jsonl, 1000 examples)", "rouge1\t100.00", "rouge2\t100.00", "rougeL\t100.00", "rougeLsum\t100.00"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
 	}
 }
