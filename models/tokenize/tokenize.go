@@ -57,6 +57,7 @@ type Tokenizer struct {
 	// vocabulary. (It never pads or truncates: wrap clears the file's settings.)
 	pipe  *pipeline
 	padID int64
+	dec   *decoding // ids back to text (decode.go)
 }
 
 // Encoding is one encoded input: [CLS] a [SEP] (b [SEP]) for BERT-style tokenizers, as
@@ -112,6 +113,7 @@ func parse(raw []byte, source string) (*Tokenizer, error) {
 		return nil, err
 	}
 	t.pipe = pipe
+	t.dec = newDecoding(raw)
 	if err := t.checkIDs(); err != nil {
 		return nil, err
 	}
