@@ -67,7 +67,7 @@ func newCommand(o Options, stderr io.Writer) (*command, error) {
 	c := &command{o: o, stderr: stderr}
 	var ok bool
 	if c.suite, ok = suites[o.Suite]; !ok {
-		return nil, fmt.Errorf("-suite %q: this build runs glue, squad and vision (nlg and diffusion are planned)", o.Suite)
+		return nil, fmt.Errorf("-suite %q: this build runs glue, squad, vision and nlg (diffusion is planned)", o.Suite)
 	}
 	var err error
 	if c.tasks, err = c.suite.tasks(o); err != nil {
@@ -152,7 +152,7 @@ func (c *command) runAll() ([]reports.Record, error) {
 	preps := make([]prepared, len(c.tasks))
 	for i, t := range c.tasks {
 		p, err := c.suite.prepare(c.o, t)
-		if err == nil && !c.o.AllowDevOverlap {
+		if err == nil && !c.o.AllowDevOverlap && c.o.DevFraction == 0 { // -dev-fraction holds out part of one file
 			err = checkOverlap(p.files())
 		}
 		if err != nil {
@@ -222,6 +222,15 @@ func checkOverlap(files []reports.DataFile) error {
 					tr.Path, dv.Role, dv.Path, tr.SHA256)
 			}
 		}
+	}
+	return nil
+}
+
+// checkSplits refuses training and evaluating on one split of -data unless
+// -dev-fraction holds part of it out or -allow-dev-overlap says it is meant.
+func checkSplits(o Options, trainSplit, devSplit, what string) error {
+	if o.DevFraction == 0 && trainSplit == devSplit && !o.AllowDevOverlap {
+		return fmt.Errorf("-train-split and -dev-split are both %q: the run would train and evaluate on the same %s; hold out part of it with -dev-fraction 0.1, or pass -allow-dev-overlap if that is meant", trainSplit, what)
 	}
 	return nil
 }

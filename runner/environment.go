@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vectorfit/harness/internal/torchx"
+	"github.com/vectorfit/harness/models/bart"
 	"github.com/vectorfit/harness/models/bert"
 	"github.com/vectorfit/harness/models/deberta"
 	"github.com/vectorfit/harness/models/tokenize"
@@ -60,6 +61,9 @@ func maxSequence(src modelSource, suite string) (int64, error) {
 	if suite == "vision" {
 		return 0, nil
 	}
+	if src.dir == "" && suite == "nlg" {
+		return bart.Tiny(tokenize.Builtin().VocabSize()).MaxPositionEmbeddings, nil
+	}
 	if src.dir == "" {
 		return bert.Tiny(tokenize.Builtin().VocabSize()).MaxSequence(), nil
 	}
@@ -75,6 +79,9 @@ func maxSequence(src modelSource, suite string) (int64, error) {
 	case "bert", "roberta":
 		c, err := bert.LoadConfig(path)
 		return c.MaxSequence(), err
+	case "bart":
+		c, err := bart.LoadConfig(path)
+		return c.MaxPositionEmbeddings, err
 	}
 	return 0, nil // buildText names the unsupported model_type
 }

@@ -25,6 +25,7 @@ var tinyInfo = map[string]reports.Model{
 	"glue":   {Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"},
 	"squad":  {Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"},
 	"vision": {Name: "tiny", Source: "built-in tiny ViT (32×32, patch 4, 2 layers, hidden 64), weights from seed 0"},
+	"nlg":    {Name: "tiny", Source: "built-in tiny BART (2+2 layers, d_model 32, the built-in tokenizer), weights from seed 0"},
 }
 
 // identify hashes the checkpoint's config and weights, once per command.

@@ -29,31 +29,34 @@ type Options struct {
 	Out     string `json:"out"`
 	Config  string `json:"-"`
 
-	Epochs       int     `json:"epochs"`
-	MaxSteps     int     `json:"max-steps"`
-	Batch        int     `json:"batch"`
-	LR           float64 `json:"lr"`
-	HeadLR       float64 `json:"head-lr"`
-	MaxLen       int     `json:"max-len"`
-	Warmup       int     `json:"warmup"`
-	WarmupRatio  float64 `json:"warmup-ratio"`
-	WeightDecay  float64 `json:"weight-decay"`
-	ClsDropout   float64 `json:"cls-dropout"`
-	MaxGradNorm  float64 `json:"max-grad-norm"`
-	GradAccum    int     `json:"grad-accum"`
-	EvalEvery    int     `json:"eval-every"`
-	MaxTrain     int     `json:"max-train"`
-	MaxDev       int     `json:"max-dev"`
-	Version      string  `json:"version"`
-	TrainData    string  `json:"train-data"`
-	DevData      string  `json:"dev-data"`
-	DocStride    int     `json:"doc-stride"`
-	TrainSplit   string  `json:"train-split"`
-	DevSplit     string  `json:"dev-split"`
-	DevFraction  float64 `json:"dev-fraction"`
-	SyntheticN   int     `json:"synthetic-train"`
-	SyntheticDev int     `json:"synthetic-dev"`
-	Quiet        bool    `json:"quiet"`
+	Epochs         int     `json:"epochs"`
+	MaxSteps       int     `json:"max-steps"`
+	Batch          int     `json:"batch"`
+	LR             float64 `json:"lr"`
+	HeadLR         float64 `json:"head-lr"`
+	MaxLen         int     `json:"max-len"`
+	Warmup         int     `json:"warmup"`
+	WarmupRatio    float64 `json:"warmup-ratio"`
+	WeightDecay    float64 `json:"weight-decay"`
+	ClsDropout     float64 `json:"cls-dropout"`
+	MaxGradNorm    float64 `json:"max-grad-norm"`
+	GradAccum      int     `json:"grad-accum"`
+	EvalEvery      int     `json:"eval-every"`
+	MaxTrain       int     `json:"max-train"`
+	MaxDev         int     `json:"max-dev"`
+	Version        string  `json:"version"`
+	TrainData      string  `json:"train-data"`
+	DevData        string  `json:"dev-data"`
+	DocStride      int     `json:"doc-stride"`
+	TrainSplit     string  `json:"train-split"`
+	DevSplit       string  `json:"dev-split"`
+	DevFraction    float64 `json:"dev-fraction"`
+	TargetLen      int     `json:"target-len"`
+	Beams          int     `json:"beams"`
+	LabelSmoothing float64 `json:"label-smoothing"`
+	SyntheticN     int     `json:"synthetic-train"`
+	SyntheticDev   int     `json:"synthetic-dev"`
+	Quiet          bool    `json:"quiet"`
 
 	// Per-method learning rates and options ("k=4,interval=100").
 	LRVectorFit  float64 `json:"lr-vectorfit"`
@@ -83,7 +86,7 @@ func defaultOptions() Options {
 	return Options{
 		Suite: "glue", Tasks: "all", Methods: "vectorfit",
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
-		SyntheticN: 512, SyntheticDev: 256, TrainSplit: "train", DevSplit: "test", WeightDecay: -1, ClsDropout: -1, Warmup: -1,
+		SyntheticN: 512, SyntheticDev: 256, WeightDecay: -1, ClsDropout: -1, Warmup: -1,
 		CheckpointEvery: "5m", MaxPixels: vision.DefaultMaxPixels,
 	}
 }
@@ -117,8 +120,11 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TrainData, "train-data", o.TrainData, "squad: training file (SQuAD JSON or parquet), overriding -data")
 	fs.StringVar(&o.DevData, "dev-data", o.DevData, "squad: dev file, overriding -data")
 	fs.IntVar(&o.DocStride, "doc-stride", o.DocStride, "squad: overlap of context windows in tokens (0: 128)")
-	fs.StringVar(&o.TrainSplit, "train-split", o.TrainSplit, "vision: split of -data to train on")
-	fs.StringVar(&o.DevSplit, "dev-split", o.DevSplit, "vision: split of -data to evaluate on")
+	fs.StringVar(&o.TrainSplit, "train-split", o.TrainSplit, "vision, nlg: split of -data to train on (default train)")
+	fs.StringVar(&o.DevSplit, "dev-split", o.DevSplit, "vision, nlg: split of -data to evaluate on (default: vision test, nlg validation)")
+	fs.IntVar(&o.TargetLen, "target-len", o.TargetLen, "nlg: max summary tokens, in training and generation (0: the task's protocol, xsum 64, cnn_dailymail 160)")
+	fs.IntVar(&o.Beams, "beams", o.Beams, "nlg: beam width of generation (0: the task's protocol, xsum 8, cnn_dailymail 4; 1: greedy)")
+	fs.Float64Var(&o.LabelSmoothing, "label-smoothing", o.LabelSmoothing, "nlg: label smoothing of the token cross-entropy")
 	fs.Float64Var(&o.DevFraction, "dev-fraction", o.DevFraction, "vision: hold out this fraction of the training split as dev (for data without one)")
 	fs.BoolVar(&o.InterpolatePos, "interpolate-pos", o.InterpolatePos, "vision: allow images of another size than the checkpoint's image_size by interpolating its position embeddings (transformers' interpolate_pos_encoding)")
 	fs.StringVar(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "checkpoint every N optimizer steps (\"500\") or this much wall time (\"5m\"), and at every evaluation; a rerun of the same command resumes from the latest (\"0\": only at evaluations)")
@@ -232,4 +238,16 @@ func methodOptions(flagName, s string) (map[string]string, error) {
 		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return kv, nil
+}
+
+// splits are -train-split and -dev-split, with the suite's defaults where unset.
+func (o Options) splits(devDefault string) (trainSplit, devSplit string) {
+	trainSplit, devSplit = o.TrainSplit, o.DevSplit
+	if trainSplit == "" {
+		trainSplit = "train"
+	}
+	if devSplit == "" {
+		devSplit = devDefault
+	}
+	return trainSplit, devSplit
 }

@@ -54,7 +54,7 @@ type protocol struct {
 	extra                         map[string]any // suite-specific settings, recorded as they are
 }
 
-var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "vision": visionSuite{}}
+var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "vision": visionSuite{}, "nlg": nlgSuite{}}
 
 // runAll trains every (task, method, seed), writing one record each as it finishes: a
 // run that dies leaves the finished records intact, a rerun skips them and resumes the
@@ -78,7 +78,7 @@ func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
 func withSuiteDefaults(o Options, tasks []string) Options {
 	if o.Model == "" {
 		o.Model = map[string]string{"glue": "microsoft/deberta-v3-base", "squad": "microsoft/deberta-v3-base",
-			"vision": "google/vit-base-patch16-224"}[o.Suite]
+			"vision": "google/vit-base-patch16-224", "nlg": "facebook/bart-large"}[o.Suite]
 	}
 	if o.Data == "" {
 		switch o.Suite {

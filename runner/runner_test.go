@@ -90,7 +90,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 		{[]string{"-seeds", "0"}, "-seeds"},
 		{[]string{"-config", cfg}, "epochz"},
 		{[]string{"-device", "tpu"}, "-device"},
-		{[]string{"-suite", "nlg"}, "nlg"},
+		{[]string{"-suite", "diffusion"}, "diffusion"},
 		{[]string{"-suite", "squad", "-model", "tiny", "-data", "synthetic"}, "squad has no synthetic data"},
 	}
 	for _, tt := range tests {

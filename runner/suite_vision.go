@@ -52,11 +52,12 @@ func (visionSuite) prepare(o Options, name string) (prepared, error) {
 	if _, err := os.Stat(o.Data); err != nil {
 		return nil, fmt.Errorf("-data %q: %w", o.Data, err)
 	}
-	if o.DevFraction == 0 && o.TrainSplit == o.DevSplit && !o.AllowDevOverlap {
-		return nil, fmt.Errorf("-train-split and -dev-split are both %q: the run would train and evaluate on the same images; hold out part of it with -dev-fraction 0.1, or pass -allow-dev-overlap if that is meant", o.TrainSplit)
+	trainSplit, devSplit := o.splits("test")
+	if err := checkSplits(o, trainSplit, devSplit, "images"); err != nil {
+		return nil, err
 	}
 	v := &visionTask{task: t}
-	trainSet, err := vision.LoadSplit(t, o.Data, o.TrainSplit)
+	trainSet, err := vision.LoadSplit(t, o.Data, trainSplit)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +68,8 @@ func (visionSuite) prepare(o Options, name string) (prepared, error) {
 		}
 	} else {
 		v.train = trainSet
-		if v.dev, err = vision.LoadSplit(t, o.Data, o.DevSplit); err != nil {
-			return nil, fmt.Errorf("%w (data without a %q split can hold out part of the training split: -dev-fraction 0.1)", err, o.DevSplit)
+		if v.dev, err = vision.LoadSplit(t, o.Data, devSplit); err != nil {
+			return nil, fmt.Errorf("%w (data without a %q split can hold out part of the training split: -dev-fraction 0.1)", err, devSplit)
 		}
 		v.dev.MaxPixels = o.MaxPixels
 	}

@@ -33,6 +33,8 @@ func (o Options) check() error {
 		{"synthetic-train", o.SyntheticN, 1, "≥ 1"},
 		{"synthetic-dev", o.SyntheticDev, 1, "≥ 1"},
 		{"threads", o.Threads, 0, "≥ 1, or 0 for libtorch's default"},
+		{"target-len", o.TargetLen, 0, "≥ 2 tokens, or 0 for the task's protocol"},
+		{"beams", o.Beams, 0, "≥ 1 (1: greedy), or 0 for the task's protocol"},
 	} {
 		if f.v < f.min {
 			bad("-%s %d: want %s", f.name, f.v, f.want)
@@ -57,6 +59,7 @@ func (o Options) check() error {
 		{"cls-dropout", o.ClsDropout, 0, 1, -1, "a probability in [0, 1), or -1 for the task's protocol"},
 		{"warmup-ratio", o.WarmupRatio, 0, 1, math.NaN(), "a fraction in [0, 1)"},
 		{"max-grad-norm", o.MaxGradNorm, 0, math.Inf(1), math.NaN(), "> 0, or 0 for no clipping"},
+		{"label-smoothing", o.LabelSmoothing, 0, 1, math.NaN(), "a fraction in [0, 1)"},
 		{"dev-fraction", o.DevFraction, 0, 1, math.NaN(), "a fraction in [0, 1), 0 for the data's own dev split"},
 	} {
 		switch {

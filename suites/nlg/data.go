@@ -17,6 +17,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -574,3 +576,26 @@ func isPySpace(r rune) bool {
 
 // pyStrip is Python's str.strip() with no argument.
 func pyStrip(s string) string { return strings.TrimFunc(s, isPySpace) }
+
+// HoldOut splits s into a training part and a dev part of ⌈fraction·n⌉ examples,
+// chosen by a seeded shuffle, for data with one split only (the shared XSum sample).
+func (s Split) HoldOut(fraction float64, seed uint64) (trainPart, devPart Split, err error) {
+	n := len(s.Examples)
+	k := int(math.Ceil(fraction * float64(n)))
+	if !(fraction > 0 && fraction < 1) || k < 1 || k >= n {
+		return s, s, fmt.Errorf("nlg: %s: %d examples cannot be split %g/%g", s.Path, n, 1-fraction, fraction)
+	}
+	order := rand.New(rand.NewPCG(seed, 0)).Perm(n)
+	slices.Sort(order[:k])
+	slices.Sort(order[k:])
+	trainPart, devPart = s, s
+	trainPart.Examples, devPart.Examples = make([]Example, 0, n-k), make([]Example, 0, k)
+	for _, i := range order[k:] {
+		trainPart.Examples = append(trainPart.Examples, s.Examples[i])
+	}
+	for _, i := range order[:k] {
+		devPart.Examples = append(devPart.Examples, s.Examples[i])
+	}
+	devPart.Name = "validation"
+	return trainPart, devPart, nil
+}

@@ -35,6 +35,10 @@ type Generator func(ids, mask *ts.Tensor) ([][]int64, error)
 // Detokenizer turns generated ids back into text.
 type Detokenizer func(ids []int64) (string, error)
 
+// mainScore picks the best evaluation: ROUGE-2, the most selective of the three the
+// paper reports (ROUGE-1, ROUGE-2 and ROUGE-L are all recorded).
+const mainScore = "rouge2"
+
 // pair is one example, tokenised: the source with its special tokens, the target
 // (the labels) likewise.
 type pair struct {
@@ -52,10 +56,13 @@ type Finetune struct {
 	LabelSmoothing float64
 	Generate       Generator
 	Decode         Detokenizer
-	// Predictions, when set, receives each evaluation's predictions (id, prediction).
+	// Predictions, when set, receives the predictions (id, prediction) of every
+	// evaluation that is the best so far (main score higher; the earliest on ties).
 	Predictions func(ids, predictions []string) error
 	padID       int64
 	seed        uint64
+	best        float64
+	haveBest    bool
 }
 
 // Options configure NewFinetune.
@@ -134,10 +141,10 @@ func (f *Finetune) Loss(b any) (*ts.Tensor, error) {
 	}
 	dev := f.Model.Device()
 	ids, mask := padded(src, f.padID, dev)
-	labels, _ := padded(tgt, bart.IgnoreIndex, dev)
-	defer ids.MustDrop()
-	defer mask.MustDrop()
-	defer labels.MustDrop()
+	labels, labelMask := padded(tgt, bart.IgnoreIndex, dev)
+	for _, t := range []*ts.Tensor{ids, mask, labels, labelMask} {
+		defer t.MustDrop()
+	}
 	return f.Model.Loss(bart.Batch{InputIDs: ids, AttentionMask: mask, Labels: labels}, f.LabelSmoothing), nil
 }
 
@@ -197,12 +204,13 @@ func (f *Finetune) Evaluate() (train.Scores, error) {
 	if err != nil {
 		return train.Scores{}, err
 	}
-	if f.Predictions != nil {
+	if main := scores[mainScore]; f.Predictions != nil && (!f.haveBest || main > f.best) {
+		f.best, f.haveBest = main, true
 		if err := f.Predictions(exIDs, preds); err != nil {
 			return train.Scores{}, err
 		}
 	}
-	return train.Scores{Main: "rouge2", Values: scores}, nil
+	return train.Scores{Main: mainScore, Values: scores}, nil
 }
 
 // SetTraining implements train.Task.

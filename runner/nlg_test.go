@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vectorfit/harness/reports"
+	"github.com/vectorfit/harness/suites/nlg"
+)
+
+// The summarisation suite end to end on the tiny BART: synthetic data and the shared
+// XSum sample (a held-out fifth as dev), every method, records with the four ROUGE
+// F-measures, predictions beside them that `runner score` rescores to the record's
+// best ROUGE.
+func TestNLGEndToEnd(t *testing.T) {
+	xsum := "../../shared/data/xsum/test-sample.jsonl"
+	if _, err := os.Stat(xsum); err != nil {
+		t.Skipf("no shared XSum sample: %v", err)
+	}
+	for _, data := range [][]string{
+		{"-data", "synthetic", "-synthetic-train", "48", "-synthetic-dev", "8"},
+		{"-data", xsum, "-train-split", "test", "-dev-fraction", "0.01", "-max-train", "48"},
+	} {
+		out := t.TempDir()
+		args := append([]string{"-suite", "nlg", "-task", "xsum", "-method", "vectorfit,lora,fullft", "-model", "tiny",
+			"-max-len", "96", "-target-len", "16", "-beams", "2", "-max-steps", "3", "-batch", "16", "-warmup", "0",
+			"-out", out, "-quiet"}, data...)
+		var stdout, stderr bytes.Buffer
+		if err := run(args, &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v\n%s", data, err, stderr.String())
+		}
+		recs, err := reports.ReadDir(out)
+		if err != nil || len(recs) != 3 {
+			t.Fatalf("%v: %d records, %v", data, len(recs), err)
+		}
+		for _, r := range recs {
+			if r.MainScore != "rouge2" || len(r.Scores) != 4 || r.Params.Adapter == 0 || len(r.Ranks) == 0 || r.Timing.Steps != 3 {
+				t.Errorf("%v: incomplete record %s: scores %v, params %+v, %d rank rows, %d steps", data, r.FileName(), r.Scores, r.Params, len(r.Ranks), r.Timing.Steps)
+			}
+			if data[1] == "synthetic" {
+				continue
+			}
+			// The best evaluation's predictions rescore to the record's scores.
+			pred := filepath.Join(out, "predictions", strings.TrimSuffix(r.FileName(), ".json"), "predictions.jsonl")
+			task, _ := nlg.Lookup("xsum")
+			all, err := nlg.ReadFile(task, "test", xsum, nlg.LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, dev, err := all.HoldOut(0.01, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := nlg.ScoreFile(dev, pred)
+			if err != nil {
+				t.Fatalf("%s: %v", r.FileName(), err)
+			}
+			for k, v := range r.Scores {
+				if got[k] != v {
+					t.Errorf("%s: %s rescored %v, recorded %v", r.FileName(), k, got[k], v)
+				}
+			}
+		}
+		if !strings.Contains(stdout.String(), "VectorFit") || !strings.Contains(stdout.String(), "Full FT") {
+			t.Errorf("%v: the table lacks the methods:\n%s", data, stdout.String())
+		}
+	}
+}
