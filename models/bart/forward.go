@@ -12,20 +12,6 @@ import (
 	"github.com/vectorfit/harness/models"
 )
 
-// scratch holds a function's intermediate tensors until it returns.
-type scratch []*ts.Tensor
-
-func (s *scratch) keep(t *ts.Tensor) *ts.Tensor {
-	*s = append(*s, t)
-	return t
-}
-
-func (s scratch) drop() {
-	for _, t := range s {
-		t.MustDrop()
-	}
-}
-
 // Batch is one padded sequence-to-sequence batch, all int64 (batch × seq).
 type Batch struct {
 	// InputIDs and AttentionMask (1 on real tokens) are the source.
@@ -94,15 +80,15 @@ func (m *Model) Loss(b Batch, labelSmoothing float64) *ts.Tensor {
 // run is the encoder, the decoder and the LM head; with encStates/decStates non-nil
 // every hidden state is kept there.
 func (m *Model) run(inputIDs, attentionMask, decoderInputIDs, decoderAttentionMask *ts.Tensor, encStates, decStates *[]*ts.Tensor) *ts.Tensor {
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	enc := m.encode(inputIDs, attentionMask, encStates)
 	if encStates == nil {
-		s.keep(enc)
+		s.Keep(enc)
 	}
 	h := m.decode(decoderInputIDs, decoderAttentionMask, enc, attentionMask, decStates)
 	if decStates == nil {
-		s.keep(h)
+		s.Keep(h)
 	}
 	return m.lmHead(h)
 }
@@ -147,17 +133,17 @@ func (m *Model) embed(side string, ids *ts.Tensor) *ts.Tensor { return m.embedAt
 // embedAt embeds ids as positions start, start+1, …: an incremental decoder step feeds
 // one token at position start = the number of tokens decoded before it.
 func (m *Model) embedAt(side string, ids *ts.Tensor, start int64) *ts.Tensor {
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	seq := ids.MustSize()[1]
-	tok := s.keep(ts.MustEmbedding(m.T(shared), ids, -1, false, false))
+	tok := s.Keep(ts.MustEmbedding(m.T(shared), ids, -1, false, false))
 	if scale := m.Config.embedScale(); scale != 1 {
-		tok = s.keep(tok.MustMulScalar(ts.FloatScalar(scale), false))
+		tok = s.Keep(tok.MustMulScalar(ts.FloatScalar(scale), false))
 	}
-	pos := s.keep(ts.MustArangeStart(ts.IntScalar(start+positionOffset), ts.IntScalar(start+seq+positionOffset), gotch.Int64, ids.MustDevice()))
-	pe := s.keep(ts.MustEmbedding(m.T(prefix+side+".embed_positions.weight"), pos, -1, false, false))
-	sum := s.keep(tok.MustAdd(pe, false))
-	ln := s.keep(m.layerNorm(prefix+side+".layernorm_embedding", sum))
+	pos := s.Keep(ts.MustArangeStart(ts.IntScalar(start+positionOffset), ts.IntScalar(start+seq+positionOffset), gotch.Int64, ids.MustDevice()))
+	pe := s.Keep(ts.MustEmbedding(m.T(prefix+side+".embed_positions.weight"), pos, -1, false, false))
+	sum := s.Keep(tok.MustAdd(pe, false))
+	ln := s.Keep(m.layerNorm(prefix+side+".layernorm_embedding", sum))
 	return m.Dropout(ln, m.Config.Dropout)
 }
 
@@ -190,11 +176,11 @@ func (m *Model) decoderLayer(lin []*models.Linear, p string, h, self, enc, cross
 
 // ffn is LayerNorm(h + dropout(fc2(dropout_act(act(fc1(h)))))).
 func (m *Model) ffn(lin []*models.Linear, p string, h *ts.Tensor) *ts.Tensor {
-	var s scratch
-	defer s.drop()
-	up := s.keep(lin[0].Forward(h, m.Training()))
-	act := s.keep(models.Activation(m.Config.ActivationFunction, up))
-	dropped := s.keep(m.Dropout(act, m.Config.ActivationDropout))
+	var s models.Scratch
+	defer s.Drop()
+	up := s.Keep(lin[0].Forward(h, m.Training()))
+	act := s.Keep(models.Activation(m.Config.ActivationFunction, up))
+	dropped := s.Keep(m.Dropout(act, m.Config.ActivationDropout))
 	down := lin[1].Forward(dropped, m.Training())
 	return m.residualNorm(p+"final_layer_norm", down, h)
 }
@@ -237,26 +223,26 @@ func (m *Model) keysValues(lin []*models.Linear, kv *ts.Tensor, heads int64) (k,
 // src × hd): queries from x, scores, softmax, context, out_proj. bias nil adds nothing
 // (a decoder step attends to every cached position).
 func (m *Model) attend(lin []*models.Linear, x, kh, vh, bias *ts.Tensor, heads int64) *ts.Tensor {
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	train := m.Training()
 	size := x.MustSize()
 	b, tgt, d := size[0], size[1], size[2]
 	hd := d / heads
 	// transformers scales the projected queries before the product: the same order
 	// keeps the rounding the same.
-	q := s.keep(lin[0].Forward(x, train))
-	q = s.keep(q.MustMulScalar(ts.FloatScalar(math.Pow(float64(hd), -0.5)), false))
-	qh := s.keep(q.MustView([]int64{b, tgt, heads, hd}, false).MustTranspose(1, 2, true))
-	kt := s.keep(kh.MustTranspose(-1, -2, false))
-	scores := s.keep(qh.MustMatmul(kt, false))
+	q := s.Keep(lin[0].Forward(x, train))
+	q = s.Keep(q.MustMulScalar(ts.FloatScalar(math.Pow(float64(hd), -0.5)), false))
+	qh := s.Keep(q.MustView([]int64{b, tgt, heads, hd}, false).MustTranspose(1, 2, true))
+	kt := s.Keep(kh.MustTranspose(-1, -2, false))
+	scores := s.Keep(qh.MustMatmul(kt, false))
 	if bias != nil {
-		scores = s.keep(scores.MustAdd(bias, false))
+		scores = s.Keep(scores.MustAdd(bias, false))
 	}
-	probs := s.keep(scores.MustSoftmax(-1, gotch.Float, false))
-	dp := s.keep(m.Dropout(probs, m.Config.AttentionDropout))
-	ctx := s.keep(dp.MustMatmul(vh, false))
-	merged := s.keep(ctx.MustTranspose(1, 2, false).MustContiguous(true).MustView([]int64{b, tgt, d}, true))
+	probs := s.Keep(scores.MustSoftmax(-1, gotch.Float, false))
+	dp := s.Keep(m.Dropout(probs, m.Config.AttentionDropout))
+	ctx := s.Keep(dp.MustMatmul(vh, false))
+	merged := s.Keep(ctx.MustTranspose(1, 2, false).MustContiguous(true).MustView([]int64{b, tgt, d}, true))
 	return lin[3].Forward(merged, train)
 }
 

@@ -9,22 +9,6 @@ import (
 	"github.com/vectorfit/harness/models"
 )
 
-// scratch holds a function's intermediate tensors until it returns. Keeping them
-// referenced also keeps Go's finalizers from freeing an argument while libtorch still
-// reads it.
-type scratch []*ts.Tensor
-
-func (s *scratch) keep(t *ts.Tensor) *ts.Tensor {
-	*s = append(*s, t)
-	return t
-}
-
-func (s scratch) drop() {
-	for _, t := range s {
-		t.MustDrop()
-	}
-}
-
 // Forward returns the head's output: batch × NumLabels logits for Classification, and
 // batch × seq × 2 start/end logits for Span.
 func (m *Model) Forward(b models.Batch) *ts.Tensor {
@@ -43,11 +27,11 @@ func (m *Model) Forward(b models.Batch) *ts.Tensor {
 // Pool is the ContextPooler: the first token's hidden state, dropout (pooler_dropout),
 // dense, activation (pooler_hidden_act).
 func (m *Model) Pool(h *ts.Tensor) *ts.Tensor {
-	var s scratch
-	defer s.drop()
-	first := s.keep(h.MustSelect(1, 0, false))
-	x := s.keep(m.Dropout(first, m.Config.PoolerDropout))
-	y := s.keep(m.Dense("pooler.dense", x))
+	var s models.Scratch
+	defer s.Drop()
+	first := s.Keep(h.MustSelect(1, 0, false))
+	x := s.Keep(m.Dropout(first, m.Config.PoolerDropout))
+	y := s.Keep(m.Dense("pooler.dense", x))
 	return models.Activation(m.Config.PoolerHiddenAct, y)
 }
 
@@ -97,27 +81,27 @@ func inputMask(b models.Batch) *ts.Tensor {
 // attention mask (padded positions become 0), dropout.
 func (m *Model) embed(b models.Batch, mask *ts.Tensor) *ts.Tensor {
 	c, p := m.Config, prefix+"embeddings."
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	ids := b.InputIDs
 	// padding_idx as nn.Embedding has it: the pad row gets no gradient.
-	sum := s.keep(ts.MustEmbedding(m.T(p+"word_embeddings.weight"), ids, c.PadTokenID, false, false))
+	sum := s.Keep(ts.MustEmbedding(m.T(p+"word_embeddings.weight"), ids, c.PadTokenID, false, false))
 	if c.PositionBiasedInput {
-		pos := s.keep(ts.MustArange(ts.IntScalar(ids.MustSize()[1]), gotch.Int64, ids.MustDevice()).MustUnsqueeze(0, true))
-		pe := s.keep(ts.MustEmbedding(m.T(p+"position_embeddings.weight"), pos, -1, false, false))
-		sum = s.keep(sum.MustAdd(pe, false))
+		pos := s.Keep(ts.MustArange(ts.IntScalar(ids.MustSize()[1]), gotch.Int64, ids.MustDevice()).MustUnsqueeze(0, true))
+		pe := s.Keep(ts.MustEmbedding(m.T(p+"position_embeddings.weight"), pos, -1, false, false))
+		sum = s.Keep(sum.MustAdd(pe, false))
 	}
 	if c.TypeVocabSize > 0 {
 		tt := b.TokenTypeIDs
 		if tt == nil {
-			tt = s.keep(ids.MustZerosLike(false))
+			tt = s.Keep(ids.MustZerosLike(false))
 		}
-		te := s.keep(ts.MustEmbedding(m.T(p+"token_type_embeddings.weight"), tt, -1, false, false))
-		sum = s.keep(sum.MustAdd(te, false))
+		te := s.Keep(ts.MustEmbedding(m.T(p+"token_type_embeddings.weight"), tt, -1, false, false))
+		sum = s.Keep(sum.MustAdd(te, false))
 	}
-	ln := s.keep(m.layerNorm(p+"LayerNorm", sum))
-	keep := s.keep(mask.MustUnsqueeze(2, false).MustTotype(ln.DType(), true))
-	out := s.keep(ln.MustMul(keep, false))
+	ln := s.Keep(m.layerNorm(p+"LayerNorm", sum))
+	keep := s.Keep(mask.MustUnsqueeze(2, false).MustTotype(ln.DType(), true))
+	out := s.Keep(ln.MustMul(keep, false))
 	return m.Dropout(out, c.HiddenDropoutProb)
 }
 
@@ -125,25 +109,25 @@ func (m *Model) embed(b models.Batch, mask *ts.Tensor) *ts.Tensor {
 // true where the query or the key is padding. As transformers' get_attention_mask, the
 // pair mask is the outer product of the 0/1 mask with itself.
 func maskedPairs(mask *ts.Tensor) *ts.Tensor {
-	var s scratch
-	defer s.drop()
-	q := s.keep(mask.MustUnsqueeze(1, false).MustUnsqueeze(3, true))
-	k := s.keep(mask.MustUnsqueeze(1, false).MustUnsqueeze(2, true))
-	both := s.keep(q.MustMul(k, false))
+	var s models.Scratch
+	defer s.Drop()
+	q := s.Keep(mask.MustUnsqueeze(1, false).MustUnsqueeze(3, true))
+	k := s.Keep(mask.MustUnsqueeze(1, false).MustUnsqueeze(2, true))
+	both := s.Keep(q.MustMul(k, false))
 	return both.MustEq(ts.IntScalar(0), false)
 }
 
 // layer is one DebertaV2Layer (post-LayerNorm, as BERT): attention, its output dense
 // and LayerNorm, then the feed-forward block.
 func (m *Model) layer(i int64, h, masked *ts.Tensor, rel *relative) *ts.Tensor {
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	lin, p := m.Linears()[6*i:6*i+6], layerName(i)
-	ctx := s.keep(m.selfAttention(i, h, masked, rel))
-	a := s.keep(m.residualNorm(p+"attention.output.LayerNorm", s.keep(lin[3].Forward(ctx, m.Training())), h))
-	up := s.keep(lin[4].Forward(a, m.Training()))
-	act := s.keep(models.Activation(m.Config.HiddenAct, up))
-	down := s.keep(lin[5].Forward(act, m.Training()))
+	ctx := s.Keep(m.selfAttention(i, h, masked, rel))
+	a := s.Keep(m.residualNorm(p+"attention.output.LayerNorm", s.Keep(lin[3].Forward(ctx, m.Training())), h))
+	up := s.Keep(lin[4].Forward(a, m.Training()))
+	act := s.Keep(models.Activation(m.Config.HiddenAct, up))
+	down := s.Keep(lin[5].Forward(act, m.Training()))
 	return m.residualNorm(p+"output.LayerNorm", down, a)
 }
 
@@ -160,23 +144,23 @@ func (m *Model) residualNorm(name string, x, residual *ts.Tensor) *ts.Tensor {
 // of the same size as Q Kᵀ.
 func (m *Model) selfAttention(i int64, h, masked *ts.Tensor, rel *relative) *ts.Tensor {
 	c := m.Config
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	lin := m.Linears()[6*i : 6*i+6]
 	size := h.MustSize()
 	b, n := size[0], size[1]
 	scale := math.Sqrt(float64(c.HiddenSize/c.NumAttentionHeads) * float64(c.scaleFactor()))
-	q := s.keep(m.heads(lin[0].Forward(h, m.Training())))
-	k := s.keep(m.heads(lin[1].Forward(h, m.Training())))
-	v := s.keep(m.heads(lin[2].Forward(h, m.Training())))
-	kt := s.keep(k.MustTranspose(-1, -2, false))
-	scores := s.keep(q.MustMatmul(kt, false).MustDivScalar(ts.FloatScalar(scale), true))
+	q := s.Keep(m.heads(lin[0].Forward(h, m.Training())))
+	k := s.Keep(m.heads(lin[1].Forward(h, m.Training())))
+	v := s.Keep(m.heads(lin[2].Forward(h, m.Training())))
+	kt := s.Keep(k.MustTranspose(-1, -2, false))
+	scores := s.Keep(q.MustMatmul(kt, false).MustDivScalar(ts.FloatScalar(scale), true))
 	if rel != nil {
-		bias := s.keep(m.disentangledBias(i, q, k, rel, scale))
-		scores = s.keep(scores.MustAdd(bias, false))
+		bias := s.Keep(m.disentangledBias(i, q, k, rel, scale))
+		scores = s.Keep(scores.MustAdd(bias, false))
 	}
-	probs := s.keep(xSoftmax(scores, masked))
-	dp := s.keep(m.Dropout(probs, c.AttentionProbsDropoutProb))
+	probs := s.Keep(xSoftmax(scores, masked))
+	dp := s.Keep(m.Dropout(probs, c.AttentionProbsDropoutProb))
 	ctx := dp.MustMatmul(v, false)
 	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, n, c.HiddenSize}, true)
 }
@@ -204,35 +188,35 @@ func xSoftmax(scores, masked *ts.Tensor) *ts.Tensor {
 // Both are divided by the same scale as Q Kᵀ.
 func (m *Model) disentangledBias(i int64, q, k *ts.Tensor, rel *relative, scale float64) *ts.Tensor {
 	c := m.Config
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	size := q.MustSize()
 	full := []int64{size[0], size[1], size[2], size[2]} // batch × heads × seq × seq
 	// pos_dropout: each layer draws its own mask over the relative embeddings.
-	e := s.keep(m.Dropout(rel.emb, c.HiddenDropoutProb))
+	e := s.Keep(m.Dropout(rel.emb, c.HiddenDropoutProb))
 	var out *ts.Tensor
 	accumulate := func(t *ts.Tensor) {
-		t = s.keep(t.MustDivScalar(ts.FloatScalar(scale), false))
+		t = s.Keep(t.MustDivScalar(ts.FloatScalar(scale), false))
 		if out == nil {
 			out = t
 			return
 		}
-		out = s.keep(out.MustAdd(t, false))
+		out = s.Keep(out.MustAdd(t, false))
 	}
 	if c.PosAttType.Has("c2p") {
-		posKey := s.keep(m.heads(m.posProjection(i, "key", e))) // 1 × heads × r × d
-		kt := s.keep(posKey.MustTranspose(-1, -2, false))
-		att := s.keep(q.MustMatmul(kt, false)) // batch × heads × seq × r
-		idx := s.keep(rel.c2p.MustExpand(full, false, false))
-		accumulate(s.keep(att.MustGather(-1, idx, false, false)))
+		posKey := s.Keep(m.heads(m.posProjection(i, "key", e))) // 1 × heads × r × d
+		kt := s.Keep(posKey.MustTranspose(-1, -2, false))
+		att := s.Keep(q.MustMatmul(kt, false)) // batch × heads × seq × r
+		idx := s.Keep(rel.c2p.MustExpand(full, false, false))
+		accumulate(s.Keep(att.MustGather(-1, idx, false, false)))
 	}
 	if c.PosAttType.Has("p2c") {
-		posQuery := s.keep(m.heads(m.posProjection(i, "query", e)))
-		qt := s.keep(posQuery.MustTranspose(-1, -2, false))
-		att := s.keep(k.MustMatmul(qt, false)) // batch × heads × seq(key) × r
-		idx := s.keep(rel.p2c.MustExpand(full, false, false))
-		g := s.keep(att.MustGather(-1, idx, false, false))
-		accumulate(s.keep(g.MustTranspose(-1, -2, false)))
+		posQuery := s.Keep(m.heads(m.posProjection(i, "query", e)))
+		qt := s.Keep(posQuery.MustTranspose(-1, -2, false))
+		att := s.Keep(k.MustMatmul(qt, false)) // batch × heads × seq(key) × r
+		idx := s.Keep(rel.p2c.MustExpand(full, false, false))
+		g := s.Keep(att.MustGather(-1, idx, false, false))
+		accumulate(s.Keep(g.MustTranspose(-1, -2, false)))
 	}
 	if out == nil { // relative attention with no term: nothing to add
 		return ts.MustZeros(full, q.DType(), q.MustDevice())

@@ -3,6 +3,8 @@ package deberta
 import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/models"
 )
 
 // relative is what every layer's disentangled attention shares for one sequence length:
@@ -32,19 +34,19 @@ func (r *relative) drop() {
 // the same and the relative terms cost about half.
 func (m *Model) relativeTable(n int64, dev gotch.Device) *relative {
 	c := m.Config
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	span := c.attSpan()
-	delta := s.keep(relativePosition(n, n, c.PositionBuckets, c.maxRelativePositions(), dev))
-	c2p := s.keep(delta.MustAddScalar(ts.IntScalar(span), false).MustClamp(ts.IntScalar(0), ts.IntScalar(2*span-1), true))
-	p2c := s.keep(delta.MustNeg(false).MustAddScalar(ts.IntScalar(span), true).MustClamp(ts.IntScalar(0), ts.IntScalar(2*span-1), true))
+	delta := s.Keep(relativePosition(n, n, c.PositionBuckets, c.maxRelativePositions(), dev))
+	c2p := s.Keep(delta.MustAddScalar(ts.IntScalar(span), false).MustClamp(ts.IntScalar(0), ts.IntScalar(2*span-1), true))
+	p2c := s.Keep(delta.MustNeg(false).MustAddScalar(ts.IntScalar(span), true).MustClamp(ts.IntScalar(0), ts.IntScalar(2*span-1), true))
 	// Both index sets cover the same rows (δ is odd in its argument), but take both.
 	lo := min(c2p.MustMin(false).Int64Values(true)[0], p2c.MustMin(false).Int64Values(true)[0])
 	hi := max(c2p.MustMax(false).Int64Values(true)[0], p2c.MustMax(false).Int64Values(true)[0])
-	rows := s.keep(m.T(prefix+"encoder.rel_embeddings.weight").MustNarrow(0, lo, hi-lo+1, false))
+	rows := s.Keep(m.T(prefix+"encoder.rel_embeddings.weight").MustNarrow(0, lo, hi-lo+1, false))
 	emb := rows
 	if c.relEmbeddingLayerNorm() {
-		emb = s.keep(m.layerNorm(prefix+"encoder.LayerNorm", rows))
+		emb = s.Keep(m.layerNorm(prefix+"encoder.LayerNorm", rows))
 	}
 	return &relative{
 		emb: emb.MustUnsqueeze(0, false),
@@ -77,22 +79,22 @@ func relativePosition(qLen, kLen, bucketSize, maxPosition int64, dev gotch.Devic
 // It runs the same float32 tensor operations as transformers, so the rounding at bucket
 // edges is the same.
 func logBucketPosition(rel *ts.Tensor, bucketSize, maxPosition int64) *ts.Tensor {
-	var s scratch
-	defer s.drop()
+	var s models.Scratch
+	defer s.Drop()
 	mid := bucketSize / 2
-	sign := s.keep(rel.MustSign(false))
-	near := s.keep(rel.MustLt(ts.IntScalar(mid), false).MustLogicalAnd(s.keep(rel.MustGt(ts.IntScalar(-mid), false)), true))
-	absRel := s.keep(rel.MustAbs(false))
-	absPos := s.keep(ts.MustWhereScalarself(near, ts.IntScalar(mid-1), absRel)) // int64
+	sign := s.Keep(rel.MustSign(false))
+	near := s.Keep(rel.MustLt(ts.IntScalar(mid), false).MustLogicalAnd(s.Keep(rel.MustGt(ts.IntScalar(-mid), false)), true))
+	absRel := s.Keep(rel.MustAbs(false))
+	absPos := s.Keep(ts.MustWhereScalarself(near, ts.IntScalar(mid-1), absRel)) // int64
 	// abs_pos / mid: true division, float32.
-	ratio := s.keep(absPos.MustTotype(gotch.Float, false).MustDivScalar(ts.FloatScalar(float64(mid)), true))
+	ratio := s.Keep(absPos.MustTotype(gotch.Float, false).MustDivScalar(ts.FloatScalar(float64(mid)), true))
 	// torch.log(torch.tensor((max_position - 1) / mid)): a float32 made from the float64 quotient.
-	den := s.keep(ts.MustOfSlice([]float32{float32(float64(maxPosition-1) / float64(mid))}).MustLog(true))
-	logPos := s.keep(ratio.MustLog(false).MustDiv(den, true).MustMulScalar(ts.IntScalar(mid-1), true).
+	den := s.Keep(ts.MustOfSlice([]float32{float32(float64(maxPosition-1) / float64(mid))}).MustLog(true))
+	logPos := s.Keep(ratio.MustLog(false).MustDiv(den, true).MustMulScalar(ts.IntScalar(mid-1), true).
 		MustCeil(true).MustAddScalar(ts.IntScalar(mid), true))
-	signed := s.keep(logPos.MustMul(sign, false))
-	exact := s.keep(absPos.MustLe(ts.IntScalar(mid), false))
-	relF := s.keep(rel.MustTotype(gotch.Float, false))
-	bucket := s.keep(relF.MustWhereSelf(exact, signed, false))
+	signed := s.Keep(logPos.MustMul(sign, false))
+	exact := s.Keep(absPos.MustLe(ts.IntScalar(mid), false))
+	relF := s.Keep(rel.MustTotype(gotch.Float, false))
+	bucket := s.Keep(relF.MustWhereSelf(exact, signed, false))
 	return bucket.MustTotype(gotch.Int64, false)
 }
