@@ -22,6 +22,7 @@ var methodOrder = []string{"vectorfit", "lora", "fullft"}
 var taskNames = map[string]string{
 	"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
 	"mnli": "MNLI", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI",
+	"xsum": "XSum", "cnndailymail": "CNN/DM",
 }
 
 var methodNames = map[string]string{"vectorfit": "VectorFit", "lora": "LoRA", "fullft": "Full FT"}
