@@ -14,7 +14,6 @@ package glue
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -28,6 +27,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/vectorfit/harness/internal/parquetx"
+
+	"github.com/vectorfit/harness/internal/lines"
 )
 
 // Example is one row of a GLUE split.
@@ -848,7 +849,7 @@ func eachLine(path string, c *collector, fn func(lineNo int, line string, tooLon
 	}
 	r := bufio.NewReaderSize(f, 1<<16)
 	for lineNo := 1; !c.full(); lineNo++ {
-		line, length, err := readLine(r, limit)
+		line, length, err := lines.Read(r, limit)
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("glue: %s: %w", path, err)
 		}
@@ -870,36 +871,8 @@ func lineTooLong(path string, lineNo, length, limit int) *ParseError {
 	return lineError(path, lineNo, "", "the line is %d bytes long, over the cap of %d bytes (glue.MaxLineBytes; LoadOptions.MaxLineBytes sets another); a missing newline?", length, limit)
 }
 
-// readLine reads one line, its newline kept, keeping at most limit bytes of
-// it (newline not counted) in memory. length is the line's full length
-// without the newline; when it is over limit, line is empty and the rest of
-// the line has been skipped. err is io.EOF at the end of the file (with the
-// last line, if it has no newline).
-func readLine(r *bufio.Reader, limit int) (line string, length int, err error) {
-	var buf []byte
-	total := 0 // bytes of the line read so far, newline included
-	for {
-		chunk, err := r.ReadSlice('\n')
-		total += len(chunk)
-		if total <= limit+1 {
-			buf = append(buf, chunk...)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		length = total
-		if total > 0 && (len(chunk) > 0 && chunk[len(chunk)-1] == '\n') {
-			length--
-		}
-		if length > limit {
-			return "", length, err
-		}
-		return string(buf), length, err
-	}
-}
-
 func parseJSONLRow(task Task, path string, lineNo int, line string, fields [2]string) (Example, *ParseError) {
-	obj, err := decodeJSONObject(line)
+	obj, err := lines.DecodeObject(line)
 	if err != nil {
 		return Example{}, lineError(path, lineNo, "", "want one JSON object per line: %v", err)
 	}
@@ -943,24 +916,6 @@ func nonEmpty(xs []string) []string {
 		}
 	}
 	return out
-}
-
-// decodeJSONObject decodes one JSON object, keeping numbers exact
-// (json.Number) so that 1 and 1.5 can be told apart.
-func decodeJSONObject(line string) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, err
-	}
-	if obj == nil {
-		return nil, errors.New("got null")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("more than one JSON value on the line")
-	}
-	return obj, nil
 }
 
 // jsonScalar turns a decoded JSON value into int64, float64, string or nil.

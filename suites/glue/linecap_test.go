@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vectorfit/harness/internal/lines"
 )
 
 // A line over the cap is an error naming file:line, the line's length and the cap;
@@ -110,7 +112,7 @@ func TestReadLine(t *testing.T) {
 	}
 	var all []got
 	for {
-		line, n, err := readLine(r, 50)
+		line, n, err := lines.Read(r, 50)
 		if err != nil && err != io.EOF {
 			t.Fatal(err)
 		}

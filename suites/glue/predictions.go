@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vectorfit/harness/internal/lines"
 )
 
 // Field names of a prediction line. Other fields (logits, probabilities,
@@ -47,7 +49,7 @@ func ReadPredictions(task Task, path string) (map[int]float64, error) {
 	firstLine := map[int]int{} // idx → line, to point at both duplicates
 	lineNo := 0
 	for {
-		line, length, err := readLine(r, MaxLineBytes)
+		line, length, err := lines.Read(r, MaxLineBytes)
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("glue: %s: %w", path, err)
 		}
@@ -77,7 +79,7 @@ func ReadPredictions(task Task, path string) (map[int]float64, error) {
 }
 
 func parsePredictionLine(task Task, path string, lineNo int, line string) (int, float64, *ParseError) {
-	obj, err := decodeJSONObject(line)
+	obj, err := lines.DecodeObject(line)
 	if err != nil {
 		return 0, 0, lineError(path, lineNo, "", `want a JSON object like {"idx": 0, "prediction": 1}: %v`, err)
 	}

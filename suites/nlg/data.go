@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/vectorfit/harness/internal/lines"
 )
 
 // Example is one document and its reference summary.
@@ -485,7 +487,7 @@ func eachLine(path string, limit int, fn func(lineNo int, line string, tooLong *
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<16)
 	for lineNo := 1; ; lineNo++ {
-		line, length, err := readLine(r, limit)
+		line, length, err := lines.Read(r, limit)
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("nlg: %s: %w", path, err)
 		}
@@ -503,32 +505,6 @@ func eachLine(path string, limit int, fn func(lineNo int, line string, tooLong *
 		if err == io.EOF {
 			return nil
 		}
-	}
-}
-
-// readLine reads one line, its newline kept, keeping at most limit bytes of it
-// in memory. length is the line's length without the newline; when it is over
-// limit, line is empty and the rest of the line has been skipped.
-func readLine(r *bufio.Reader, limit int) (line string, length int, err error) {
-	var buf []byte
-	total := 0
-	for {
-		chunk, err := r.ReadSlice('\n')
-		total += len(chunk)
-		if total <= limit+1 {
-			buf = append(buf, chunk...)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		length = total
-		if len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
-			length--
-		}
-		if length > limit {
-			return "", length, err
-		}
-		return string(buf), length, err
 	}
 }
 

@@ -6,15 +6,15 @@ package nlg
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/vectorfit/harness/internal/parquetx"
+
+	"github.com/vectorfit/harness/internal/lines"
 )
 
 // readJSONL reads one JSON object per line; blank lines are skipped.
@@ -42,7 +42,7 @@ func parseJSONLine(task Task, line string, mkErr func(field, format string, args
 		// encoding/json would turn invalid bytes into U+FFFD silently.
 		return Example{}, mkErr("", "want UTF-8 text, got invalid bytes")
 	}
-	obj, err := decodeJSONObject(line)
+	obj, err := lines.DecodeObject(line)
 	if err != nil {
 		return Example{}, mkErr("", "want one JSON object per line: %v", err)
 	}
@@ -60,23 +60,6 @@ func parseJSONLine(task Task, line string, mkErr func(field, format string, args
 		vals[i] = s
 	}
 	return Example{Source: vals[0], Target: vals[1], ID: vals[2]}, nil
-}
-
-// decodeJSONObject decodes exactly one JSON object.
-func decodeJSONObject(line string) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, err
-	}
-	if obj == nil {
-		return nil, errors.New("got null")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("more than one JSON value on the line")
-	}
-	return obj, nil
 }
 
 func jsonKind(v any) string {

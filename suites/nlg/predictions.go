@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/vectorfit/harness/internal/atomicfile"
+
+	"github.com/vectorfit/harness/internal/lines"
 )
 
 // WritePredictions writes the file atomically, in the given order.
@@ -47,7 +49,7 @@ func ReadPredictions(path string) (map[string]string, error) {
 		if strings.TrimSpace(line) == "" {
 			return nil
 		}
-		obj, err := decodeJSONObject(line)
+		obj, err := lines.DecodeObject(line)
 		if err != nil {
 			return lineError(path, lineNo, "", "want one JSON object per line: %v", err)
 		}
