@@ -6,7 +6,8 @@
 // whole single-sequence encoding is done here instead, because sugarme's differs from
 // Hugging Face `tokenizers` (pipeline.go says where): added tokens, normalizers
 // (bert.go, precompiled.go, with offsets aligned as tokenizers aligns them: aligned.go),
-// pre-tokenizers and the models. BPE files are still encoded by sugarme. Truncation,
+// pre-tokenizers and the models. BPE files are still encoded by sugarme,
+// with tokenizers' merge order and added-token matching put in (bpe.go). Truncation,
 // question-answering windows (EncodeWindows) and special-token layout are done here too.
 // A file's own "padding" and "truncation" blocks are ignored (see wrap).
 //
@@ -55,9 +56,12 @@ type Tokenizer struct {
 	// pipe, for Unigram and WordPiece models, encodes single sequences in place of
 	// sugarme (see pipeline.go for why); sugarme still post-processes and holds the
 	// vocabulary. (It never pads or truncates: wrap clears the file's settings.)
-	pipe  *pipeline
-	padID int64
-	dec   *decoding // ids back to text (decode.go)
+	pipe *pipeline
+	// bpeAdded, for BPE files without a normalizer, are the added tokens bpePieces cuts
+	// out of the text before sugarme sees it (bpe.go says why).
+	bpeAdded []addedToken
+	padID    int64
+	dec      *decoding // ids back to text (decode.go)
 }
 
 // Encoding is one encoded input: [CLS] a [SEP] (b [SEP]) for BERT-style tokenizers, as
@@ -113,6 +117,12 @@ func parse(raw []byte, source string) (*Tokenizer, error) {
 		return nil, err
 	}
 	t.pipe = pipe
+	if pipe == nil { // BPE: sugarme encodes, with tokenizers' merge order and added tokens (bpe.go)
+		newBPEModel(tk)
+		if t.bpeAdded, err = bpeAdded(raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+	}
 	t.dec = newDecoding(raw)
 	if err := t.checkIDs(); err != nil {
 		return nil, err

@@ -48,6 +48,13 @@ func (t *Tokenizer) pieces(text string) (Pieces, error) {
 		}
 		return p, nil
 	}
+	if t.bpeAdded != nil {
+		p, err := t.bpePieces(text)
+		if err != nil {
+			return Pieces{}, fmt.Errorf("tokenize %s: %w", quoteHead(text), err)
+		}
+		return p, nil
+	}
 	e, err := t.tk.EncodeSingleSequence(tokenizer.NewInputSequence(text), 0, tokenizer.Byte)
 	if err != nil {
 		return Pieces{}, fmt.Errorf("tokenize %s: %w", quoteHead(text), err)
