@@ -69,3 +69,25 @@ func TestNLGEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// The summarisation pipeline learns: full fine-tuning of the tiny BART on the synthetic
+// copy-the-first-sentence task ends far above what the unconditional summary
+// distribution scores (ROUGE-2 ≈ 0.04 on the plateau).
+func TestNLGSyntheticLearns(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"-suite", "nlg", "-task", "xsum", "-method", "fullft", "-model", "tiny", "-data", "synthetic",
+		"-synthetic-train", "256", "-synthetic-dev", "32", "-max-len", "64", "-target-len", "24", "-beams", "1",
+		"-epochs", "30", "-batch", "16", "-warmup", "30", "-lr-fullft", "1e-2", "-eval-every", "240", "-out", out, "-quiet"}
+	var stderr bytes.Buffer
+	if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	recs, err := reports.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2 := recs[0].Scores["rouge2"]; r2 < 0.4 {
+		t.Errorf("ROUGE-2 %.3f after 480 steps of full fine-tuning on the copy task, want ≥ 0.4", r2)
+	}
+	t.Logf("scores %v", recs[0].Scores)
+}
