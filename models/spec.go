@@ -49,3 +49,23 @@ func ShapeOfSpecs(specs []ParamSpec, linears []LinearSpec) Shape {
 	}
 	return s
 }
+
+// SpecList collects a family's parameter specs in checkpoint order.
+type SpecList []ParamSpec
+
+// Add appends one parameter.
+func (s *SpecList) Add(name string, init Init, shape ...int64) {
+	*s = append(*s, ParamSpec{Name: name, Shape: shape, Init: init})
+}
+
+// Linear appends a linear layer's weight (out × in, normal) and bias (zeros).
+func (s *SpecList) Linear(name string, out, in int64) {
+	s.Add(name+".weight", InitNormal, out, in)
+	s.Add(name+".bias", InitZero, out)
+}
+
+// LayerNorm appends a LayerNorm's weight (ones) and bias (zeros) of the given size.
+func (s *SpecList) LayerNorm(name string, size int64) {
+	s.Add(name+".weight", InitOne, size)
+	s.Add(name+".bias", InitZero, size)
+}

@@ -34,18 +34,9 @@ func decoderLayer(i int64) string { return prefix + "decoder.layers." + strconv.
 // head is the shared embedding, part of the base model, so no parameter is marked Head.
 func Specs(c Config) []Spec {
 	d := c.DModel
-	var s []Spec
-	add := func(name string, init models.Init, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, Init: init})
-	}
-	linear := func(name string, out, in int64) {
-		add(name+".weight", models.InitNormal, out, in)
-		add(name+".bias", models.InitZero, out)
-	}
-	layerNorm := func(name string) {
-		add(name+".weight", models.InitOne, d)
-		add(name+".bias", models.InitZero, d)
-	}
+	var s models.SpecList
+	add, linear := s.Add, s.Linear
+	layerNorm := func(name string) { s.LayerNorm(name, d) }
 	attention := func(name string) { // BartAttention registers k, v, q, out
 		for _, p := range []string{"k_proj", "v_proj", "q_proj", "out_proj"} {
 			linear(name+"."+p, d, d)

@@ -30,18 +30,9 @@ type Spec = models.ParamSpec
 // model's Hugging Face checkpoint. Counting parameters needs nothing else.
 func Specs(c Config, head Head) []Spec {
 	h, p := c.HiddenSize, c.prefix()
-	var s []Spec
-	add := func(name string, init models.Init, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, Init: init})
-	}
-	linear := func(name string, out, in int64) {
-		add(name+".weight", models.InitNormal, out, in)
-		add(name+".bias", models.InitZero, out)
-	}
-	layerNorm := func(name string) {
-		add(name+".weight", models.InitOne, h)
-		add(name+".bias", models.InitZero, h)
-	}
+	var s models.SpecList
+	add, linear := s.Add, s.Linear
+	layerNorm := func(name string) { s.LayerNorm(name, h) }
 	add(p+"embeddings.word_embeddings.weight", models.InitNormal, c.VocabSize, h)
 	add(p+"embeddings.position_embeddings.weight", models.InitNormal, c.MaxPositionEmbeddings, h)
 	add(p+"embeddings.token_type_embeddings.weight", models.InitNormal, c.TypeVocabSize, h)

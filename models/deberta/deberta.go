@@ -38,18 +38,9 @@ const wordEmbeddings = prefix + "embeddings.word_embeddings.weight"
 // everything outside "deberta.". The base model is then exactly DebertaV2Model.
 func Specs(c Config, head Head) []Spec {
 	h, p := c.HiddenSize, prefix
-	var s []Spec
-	add := func(name string, init models.Init, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, Init: init})
-	}
-	linear := func(name string, out, in int64) {
-		add(name+".weight", models.InitNormal, out, in)
-		add(name+".bias", models.InitZero, out)
-	}
-	layerNorm := func(name string) {
-		add(name+".weight", models.InitOne, h)
-		add(name+".bias", models.InitZero, h)
-	}
+	var s models.SpecList
+	add, linear := s.Add, s.Linear
+	layerNorm := func(name string) { s.LayerNorm(name, h) }
 	add(wordEmbeddings, models.InitNormal, c.VocabSize, h)
 	if c.PositionBiasedInput {
 		add(p+"embeddings.position_embeddings.weight", models.InitNormal, c.MaxPositionEmbeddings, h)

@@ -22,14 +22,9 @@ type Spec = models.ParamSpec
 // Face checkpoint. Counting parameters needs nothing else.
 func Specs(c Config) []Spec {
 	h, p := c.HiddenSize, prefix
-	var s []Spec
-	add := func(name string, init models.Init, shape ...int64) {
-		s = append(s, Spec{Name: name, Shape: shape, Init: init})
-	}
-	layerNorm := func(name string) {
-		add(name+".weight", models.InitOne, h)
-		add(name+".bias", models.InitZero, h)
-	}
+	var s models.SpecList
+	add := s.Add
+	layerNorm := func(name string) { s.LayerNorm(name, h) }
 	add(p+"embeddings.cls_token", models.InitNormal, 1, 1, h)
 	add(p+"embeddings.position_embeddings", models.InitNormal, 1, c.NumPatches()+1, h)
 	add(p+"embeddings.patch_embeddings.projection.weight", models.InitNormal, h, c.NumChannels, c.PatchSize, c.PatchSize)
