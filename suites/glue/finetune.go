@@ -3,7 +3,6 @@ package glue
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/sugarme/gotch/ts"
@@ -84,10 +83,9 @@ type batch []int
 
 // Batches implements train.Task: a seeded shuffle per epoch.
 func (f *Finetune) Batches(epoch int) ([]any, error) {
-	order := rand.New(rand.NewPCG(f.seed, uint64(epoch))).Perm(len(f.train))
 	var out []any
-	for start := 0; start < len(order); start += f.BatchSize {
-		out = append(out, batch(order[start:min(start+f.BatchSize, len(order))]))
+	for _, idx := range train.ShuffledBatches(len(f.train), f.BatchSize, f.seed, epoch) {
+		out = append(out, batch(idx))
 	}
 	return out, nil
 }

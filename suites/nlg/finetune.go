@@ -2,7 +2,6 @@ package nlg
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/sugarme/gotch"
@@ -121,10 +120,9 @@ type batch []int
 
 // Batches implements train.Task: a seeded shuffle per epoch.
 func (f *Finetune) Batches(epoch int) ([]any, error) {
-	order := rand.New(rand.NewPCG(f.seed, uint64(epoch))).Perm(len(f.Train))
 	var out []any
-	for start := 0; start < len(order); start += f.BatchSize {
-		out = append(out, batch(order[start:min(start+f.BatchSize, len(order))]))
+	for _, idx := range train.ShuffledBatches(len(f.Train), f.BatchSize, f.seed, epoch) {
+		out = append(out, batch(idx))
 	}
 	return out, nil
 }

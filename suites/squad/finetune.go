@@ -3,7 +3,6 @@ package squad
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 
@@ -104,10 +103,9 @@ type batch []int
 
 // Batches implements train.Task: a seeded shuffle of the training windows per epoch.
 func (f *Finetune) Batches(epoch int) ([]any, error) {
-	order := rand.New(rand.NewPCG(f.Options.Seed, uint64(epoch))).Perm(len(f.Train))
 	var out []any
-	for start := 0; start < len(order); start += f.Options.BatchSize {
-		out = append(out, batch(order[start:min(start+f.Options.BatchSize, len(order))]))
+	for _, idx := range train.ShuffledBatches(len(f.Train), f.Options.BatchSize, f.Options.Seed, epoch) {
+		out = append(out, batch(idx))
 	}
 	return out, nil
 }

@@ -92,10 +92,9 @@ func NewFinetune(task Task, m Classifier, proc Processor, trainSet, dev *Dataset
 
 // Batches implements train.Task: a seeded shuffle per epoch.
 func (f *Finetune) Batches(epoch int) ([]any, error) {
-	order := rand.New(rand.NewPCG(f.seed, uint64(epoch))).Perm(len(f.Train.Items))
 	var out []any
-	for start := 0; start < len(order); start += f.BatchSize {
-		out = append(out, batch{epoch: epoch, pos: len(out), idx: order[start:min(start+f.BatchSize, len(order))]})
+	for _, idx := range train.ShuffledBatches(len(f.Train.Items), f.BatchSize, f.seed, epoch) {
+		out = append(out, batch{epoch: epoch, pos: len(out), idx: idx})
 	}
 	f.epoch = out
 	return out, nil
