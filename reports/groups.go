@@ -84,6 +84,9 @@ func facets(r Record) []facet {
 		fs = append(fs, facet{kindHyper, "hyperparameter " + k, canonical(v), k + "=" + valueText(v)})
 	}
 	for _, k := range sortedKeys(r.MethodSettings) {
+		if seedSetting(k) {
+			continue
+		}
 		v := r.MethodSettings[k]
 		fs = append(fs, facet{kindSetting, "method setting " + k, canonical(v), k + "=" + valueText(v)})
 	}
@@ -290,4 +293,11 @@ func Differences(before, after Record) string {
 		parts = append(parts, gs[0].label([]facet{d})+" → "+gs[1].label([]facet{d}))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// seedSetting says whether a method setting is a seed ("seed", "avf_seed"): the runner
+// derives it from the run's seed, so it varies between the seeds of one cell by design,
+// as Record.Seed does, and must not split them.
+func seedSetting(key string) bool {
+	return key == "seed" || strings.HasSuffix(key, "_seed")
 }

@@ -148,8 +148,11 @@ func TestRenderGroupsEqualRecords(t *testing.T) {
 	// at other paths with equal contents, records of other tasks at other settings.
 	inMemory := rec("rte", "vectorfit", 2, "accuracy", 0.84).at(map[string]any{"lr": 1e-3, "batch": 32}).data("train", "aa")
 	inMemory.Data[0].Path = "/elsewhere/train.tsv"
+	// Method settings carry seeds that follow the run's seed (the runner derives
+	// VectorFit's avf_seed and LoRA's seed from -seeds): they must not split a cell.
 	rs := []Record{
-		vfRTE(1, 0.80).data("train", "aa"), inMemory,
+		vfRTE(1, 0.80).data("train", "aa").settings(map[string]any{"k": 4, "avf_seed": 1, "seed": 1}),
+		inMemory.settings(map[string]any{"k": 4, "avf_seed": 2, "seed": 2}),
 		rec("cola", "vectorfit", 1, "matthews", 0.6).at(map[string]any{"lr": 0.03}),
 		rec("rte", "lora", 1, "accuracy", 0.7).old(), rec("rte", "lora", 2, "accuracy", 0.72).old(),
 	}

@@ -155,6 +155,10 @@ func TestSkipFinishedRuns(t *testing.T) {
 	if !strings.Contains(stdout.String(), "| RTE") {
 		t.Errorf("the table lacks the skipped runs:\n%s", stdout.String())
 	}
+	// The three seeds are one cell: the method's own seed follows the run's.
+	if n := strings.Count(stdout.String(), "| VectorFit"); n != 2 || strings.Contains(stdout.String(), "seed=") {
+		t.Errorf("the seeds of one setting fill %d rows (want one per table):\n%s", n, stdout.String())
+	}
 	err := run(tinyRun(out, "-seeds", "1", "-lr", "0.05"), &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "holds this run's record with other settings") || !strings.Contains(err.Error(), "lr=0.011999999999999999 → lr=0.05") || strings.Contains(err.Error(), "targets") {
 		t.Errorf("other settings into the same -out: %v", err)
