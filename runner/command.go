@@ -101,6 +101,10 @@ func newCommand(o Options, stderr io.Writer) (*command, error) {
 		threads = defaultThreads
 	}
 	torchx.SetNumThreads(threads)
+	if err := c.pretrainTiny(); err != nil {
+		c.close()
+		return nil, err
+	}
 	c.env, c.code = environment(), codeVersion()
 	if err := c.openOut(); err != nil {
 		c.close()

@@ -18,6 +18,9 @@ type modelSource struct {
 	name string        // "tiny", a hub id or a folder
 	dir  string        // local folder; "" for the built-in tiny model
 	info reports.Model // what records say of it, its files hashed once per command
+	// tinyWeights is the cached pre-trained weights of the built-in model, when the
+	// task has them (the tiny BART on synthetic summarisation).
+	tinyWeights string
 }
 
 // tinyInfo describes the built-in models.

@@ -70,24 +70,43 @@ func TestNLGEndToEnd(t *testing.T) {
 	}
 }
 
-// The summarisation pipeline learns: full fine-tuning of the tiny BART on the synthetic
-// copy-the-first-sentence task ends far above what the unconditional summary
-// distribution scores (ROUGE-2 ≈ 0.04 on the plateau).
+// The three methods learn the synthetic copy-the-first-sentence task from the
+// pre-trained tiny BART (tiny_bart.go): each ends well above the pre-trained model's
+// own score, measured as a run of one step at a learning rate of 1e-12 (it copies
+// the whole document: ROUGE-2 ≈ 0.37; the methods reach ≈ 0.6 here).
 func TestNLGSyntheticLearns(t *testing.T) {
-	out := t.TempDir()
-	args := []string{"-suite", "nlg", "-task", "xsum", "-method", "fullft", "-model", "tiny", "-data", "synthetic",
+	common := []string{"-suite", "nlg", "-task", "xsum", "-model", "tiny", "-data", "synthetic",
 		"-synthetic-train", "256", "-synthetic-dev", "32", "-max-len", "64", "-target-len", "24", "-beams", "1",
-		"-epochs", "30", "-batch", "16", "-warmup", "30", "-lr-fullft", "1e-2", "-eval-every", "240", "-out", out, "-quiet"}
-	var stderr bytes.Buffer
-	if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
+		"-batch", "16", "-quiet"}
+	score := func(extra ...string) map[string]float64 {
+		out := t.TempDir()
+		var stderr bytes.Buffer
+		if err := run(append(append(common, "-out", out), extra...), &bytes.Buffer{}, &stderr); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		recs, err := reports.ReadDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, r := range recs {
+			got[r.Method] = r.Scores["rouge2"]
+			if !strings.Contains(r.Model.Source, "pre-trained by the harness") || r.Model.WeightsSHA256 == "" {
+				t.Errorf("%s: model %+v does not say it is the pre-trained tiny BART", r.FileName(), r.Model)
+			}
+		}
+		return got
 	}
-	recs, err := reports.ReadDir(out)
-	if err != nil {
-		t.Fatal(err)
+	before := score("-method", "fullft", "-max-steps", "1", "-warmup", "0", "-lr-fullft", "1e-12")["fullft"]
+	after := score("-method", "vectorfit,lora,fullft", "-epochs", "20", "-warmup", "30", "-eval-every", "160",
+		"-lr-fullft", "1e-2", "-lr-lora", "2e-2", "-lr-vectorfit", "5e-2")
+	t.Logf("ROUGE-2 of the pre-trained model %.3f; after fine-tuning %v", before, after)
+	if before > 0.45 {
+		t.Errorf("the pre-trained model already scores ROUGE-2 %.3f: the test cannot show learning", before)
 	}
-	if r2 := recs[0].Scores["rouge2"]; r2 < 0.4 {
-		t.Errorf("ROUGE-2 %.3f after 480 steps of full fine-tuning on the copy task, want ≥ 0.4", r2)
+	for _, m := range []string{"vectorfit", "lora", "fullft"} {
+		if after[m] < before+0.15 {
+			t.Errorf("%s: ROUGE-2 %.3f after 320 steps, want ≥ %.3f (the pre-trained model's %.3f + 0.15)", m, after[m], before+0.15, before)
+		}
 	}
-	t.Logf("scores %v", recs[0].Scores)
 }

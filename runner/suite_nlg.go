@@ -141,25 +141,21 @@ func (n *nlgTask) protocol(o Options, method string) protocol {
 	return p
 }
 
-// model builds BART: the built-in tiny one on the built-in tokenizer (its [CLS] and
-// [SEP] in the roles of <s> and </s>; on the synthetic task, the task's 60 words only,
-// which a tiny model learns to copy in minutes where a 3000-token softmax stalls, as
-// it does in transformers too), or a checkpoint with its tokenizer.json and generation
-// defaults (config.json, generation_config.json).
+// model builds BART: the built-in tiny one on the built-in tokenizer (on the synthetic
+// task, pre-trained: tiny_bart.go), or a checkpoint with its tokenizer.json and
+// generation defaults (config.json, generation_config.json).
 func (n *nlgTask) model(src modelSource, _ Options, seed int64) (built, error) {
 	if src.dir == "" {
-		tok := tokenize.Builtin()
-		if n.synthetic {
-			var err error
-			if tok, err = tokenize.BuiltinWords(nlg.SyntheticWords()); err != nil {
-				return built{}, err
-			}
+		c, tok, err := tinyBARTConfig(n.synthetic)
+		if err != nil {
+			return built{}, err
 		}
-		c := bart.Tiny(tok.VocabSize())
-		cls, _ := tok.TokenID("[CLS]")
-		sep, _ := tok.TokenID("[SEP]")
-		c.PadTokenID, c.BosTokenID, c.EosTokenID, c.DecoderStartTokenID, c.ForcedEosTokenID = tok.PadID(), cls, sep, sep, &sep
-		m, err := bart.New(c, tinySeed)
+		var m *bart.Model
+		if src.tinyWeights != "" {
+			m, err = loadTinyBART(c, src.tinyWeights)
+		} else {
+			m, err = bart.New(c, tinySeed)
+		}
 		if err != nil {
 			return built{}, err
 		}
