@@ -11,6 +11,8 @@ package vision
 // and the edge cases of limits_test.go.
 
 import (
+	"github.com/vectorfit/harness/imaging"
+
 	"bytes"
 	"compress/gzip"
 	"image"
@@ -245,8 +247,8 @@ func FuzzDecodeImage(f *testing.F) {
 		if b.Dx() < 1 || b.Dy() < 1 || int64(b.Dx())*int64(b.Dy()) > fuzzMaxPixels {
 			t.Fatalf("decoded %v past the header check", b)
 		}
-		if m := toRGB(img); m.w != b.Dx() || m.h != b.Dy() || len(m.pix) != 3*m.w*m.h {
-			t.Fatalf("RGB %d×%d (%d bytes) of a %v image", m.w, m.h, len(m.pix), b)
+		if m := imaging.ToRGB(img); m.W != b.Dx() || m.H != b.Dy() || len(m.Pix) != 3*m.W*m.H {
+			t.Fatalf("RGB %d×%d (%d bytes) of a %v image", m.W, m.H, len(m.Pix), b)
 		}
 		dst := make([]float32, proc.Size())
 		if err := proc.Pixels(img, dst); err != nil {

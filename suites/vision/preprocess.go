@@ -1,6 +1,8 @@
 package vision
 
 import (
+	"github.com/vectorfit/harness/imaging"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,29 +162,29 @@ func (p Processor) table() [3][256]float32 {
 
 // Pixels writes img's pixel values into dst (length Size()), channels first.
 func (p Processor) Pixels(img image.Image, dst []float32) error {
-	return p.write(p.prepare(toRGB(img)), dst)
+	return p.write(p.prepare(imaging.ToRGB(img)), dst)
 }
 
 // prepare resizes (when the processor does) to Height×Width.
-func (p Processor) prepare(m *rgb8) *rgb8 {
+func (p Processor) prepare(m *imaging.RGB) *imaging.RGB {
 	if p.DoResize {
-		return m.resize(p.Width, p.Height)
+		return m.Resize(p.Width, p.Height)
 	}
 	return m
 }
 
-func (p Processor) write(m *rgb8, dst []float32) error {
-	if m.w != p.Width || m.h != p.Height {
-		return fmt.Errorf("image is %d×%d, the model reads %d×%d (do_resize is off)", m.w, m.h, p.Width, p.Height)
+func (p Processor) write(m *imaging.RGB, dst []float32) error {
+	if m.W != p.Width || m.H != p.Height {
+		return fmt.Errorf("image is %d×%d, the model reads %d×%d (do_resize is off)", m.W, m.H, p.Width, p.Height)
 	}
 	if len(dst) != p.Size() {
 		return fmt.Errorf("vision: pixel buffer of %d values, want %d", len(dst), p.Size())
 	}
 	t := p.table()
-	n := m.w * m.h
+	n := m.W * m.H
 	for i := range n {
 		for c := range 3 {
-			dst[c*n+i] = t[c][m.pix[3*i+c]]
+			dst[c*n+i] = t[c][m.Pix[3*i+c]]
 		}
 	}
 	return nil
@@ -209,15 +211,15 @@ func (a Augment) Enabled() bool { return a.RandomResizedCrop || a.HorizontalFlip
 // TrainPixels is Pixels with augmentation a drawn from rng: crop (torchvision's
 // RandomResizedCrop.get_params), resize with PIL's bilinear filter, flip.
 func (p Processor) TrainPixels(img image.Image, a Augment, rng *rand.Rand, dst []float32) error {
-	m := toRGB(img)
+	m := imaging.ToRGB(img)
 	if a.RandomResizedCrop {
-		top, left, h, w := cropParams(m.w, m.h, a.Scale, a.Ratio, rng)
-		m = m.crop(left, top, w, h).resize(p.Width, p.Height)
+		top, left, h, w := cropParams(m.W, m.H, a.Scale, a.Ratio, rng)
+		m = m.Crop(left, top, w, h).Resize(p.Width, p.Height)
 	} else {
 		m = p.prepare(m)
 	}
 	if a.HorizontalFlip && rng.Float64() < 0.5 {
-		m.flipLeftRight()
+		m.FlipLeftRight()
 	}
 	return p.write(m, dst)
 }

@@ -1,6 +1,8 @@
 package vision
 
 import (
+	"github.com/vectorfit/harness/imaging"
+
 	"image"
 	"math"
 	"math/rand/v2"
@@ -39,24 +41,24 @@ func decodeFile(t *testing.T, name string) image.Image {
 }
 
 // chw lays an rgb8 image out channels first, as the processors return it.
-func chw(m *rgb8) []float64 {
-	n := m.w * m.h
+func chw(m *imaging.RGB) []float64 {
+	n := m.W * m.H
 	out := make([]float64, 3*n)
 	for i := range n {
 		for c := range 3 {
-			out[c*n+i] = float64(m.pix[3*i+c])
+			out[c*n+i] = float64(m.Pix[3*i+c])
 		}
 	}
 	return out
 }
 
-// Our resize equals PIL's Image.resize(BILINEAR) as ViTImageProcessor() (the
+// Our resize equals PIL's Image.Resize(BILINEAR) as ViTImageProcessor() (the
 // google/vit-base settings, 224×224) calls it: a 320×240 photo downscaled (PIL's
 // support-stretched filter) and a 28×28 grey digit upscaled, both to the exact byte.
 func TestResizeEqualsPIL(t *testing.T) {
 	ref := reference(t)
 	for _, c := range []struct{ file, key string }{{"photo.png", "resized224_photo"}, {"digit.png", "resized224_digit"}} {
-		got := chw(toRGB(decodeFile(t, c.file)).resize(224, 224))
+		got := chw(imaging.ToRGB(decodeFile(t, c.file)).Resize(224, 224))
 		want := ref[c.key].Float64Values()
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d values, want %d", c.file, len(got), len(want))
@@ -116,13 +118,13 @@ func TestProcessorEqualsTransformers(t *testing.T) {
 // edges, mean 0.05 and max 2 levels (Go's own nearest-chroma conversion: mean 4.7, max
 // 46). The bound catches a regression to the latter.
 func TestJPEGDecodeCloseToPIL(t *testing.T) {
-	got := toRGB(decodeFile(t, "photo.jpg"))
+	got := imaging.ToRGB(decodeFile(t, "photo.jpg"))
 	want := reference(t)["jpeg_pil"].Float64Values() // h × w × 3
-	if len(want) != len(got.pix) {
-		t.Fatalf("%d values, PIL %d", len(got.pix), len(want))
+	if len(want) != len(got.Pix) {
+		t.Fatalf("%d values, PIL %d", len(got.Pix), len(want))
 	}
 	sum, worst := 0.0, 0.0
-	for i, v := range got.pix {
+	for i, v := range got.Pix {
 		d := math.Abs(float64(v) - want[i])
 		sum += d
 		worst = max(worst, d)
@@ -131,35 +133,6 @@ func TestJPEGDecodeCloseToPIL(t *testing.T) {
 	t.Logf("Go vs PIL JPEG decode of a 64×48 4:2:0 image: mean |Δ| %.3f levels, max %g", mean, worst)
 	if mean > 0.2 || worst > 3 {
 		t.Errorf("JPEG decode differs from PIL's by mean %.3f, max %g levels: more than the decoders' known differences", mean, worst)
-	}
-}
-
-// The coefficients of an identity resize are the identity, and a 2:1 downscale uses
-// PIL's support-stretched triangle: output 0 is centred on input coordinate 1.0 and
-// reads inputs 0, 1, 2 with raw weights 0.75, 0.75, 0.25 (filter((x − 1 + ½)/2)),
-// normalised by their sum 1.75 — three taps, where a naive bilinear would use two.
-func TestResampleCoefficients(t *testing.T) {
-	c := precomputeCoeffs(5, 0, 5, 5)
-	for i := range 5 {
-		if c.first[i] != i || c.k[i*c.ksize] != 1<<precisionBits {
-			t.Errorf("identity: output %d reads from %d with weight %d", i, c.first[i], c.k[i*c.ksize])
-		}
-	}
-	c = precomputeCoeffs(4, 0, 4, 2)
-	if c.first[0] != 0 || c.n[0] != 3 {
-		t.Errorf("2:1 downscale: output 0 reads %d inputs from %d, want 3 from 0", c.n[0], c.first[0])
-	}
-	sum := int32(0)
-	for x := range c.n[0] {
-		sum += c.k[x]
-	}
-	if d := sum - 1<<precisionBits; d < -2 || d > 2 {
-		t.Errorf("weights of output 0 sum to %d, want %d", sum, 1<<precisionBits)
-	}
-	m := &rgb8{w: 4, h: 1, pix: []uint8{0, 0, 0, 100, 100, 100, 200, 200, 200, 40, 40, 40}}
-	out := m.resize(2, 1)
-	if want := uint8(math.Round((100*0.75 + 200*0.25) / 1.75)); out.pix[0] != want {
-		t.Errorf("2:1 downscale: %d, want %d", out.pix[0], want)
 	}
 }
 
@@ -178,10 +151,10 @@ func TestAugment(t *testing.T) {
 	if h != 10 || w != 13 || top != 0 || left != 43 {
 		t.Errorf("fallback crop (%d,%d) %d×%d, want (43,0) 13×10", left, top, w, h)
 	}
-	m := &rgb8{w: 3, h: 1, pix: []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9}}
-	m.flipLeftRight()
-	if !slices.Equal(m.pix, []uint8{7, 8, 9, 4, 5, 6, 1, 2, 3}) {
-		t.Errorf("flip: %v", m.pix)
+	m := &imaging.RGB{W: 3, H: 1, Pix: []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	m.FlipLeftRight()
+	if !slices.Equal(m.Pix, []uint8{7, 8, 9, 4, 5, 6, 1, 2, 3}) {
+		t.Errorf("flip: %v", m.Pix)
 	}
 	p := ProcessorFor(16)
 	dst := make([]float32, p.Size())

@@ -1,4 +1,4 @@
-package vision
+package imaging
 
 import "image"
 
@@ -12,7 +12,7 @@ import "image"
 
 // ycbcrToRGB converts 4:4:4, 4:2:2 and 4:2:0 images the libjpeg way; ok is false for
 // other subsamplings (then Go's conversion is used).
-func ycbcrToRGB(src *image.YCbCr) (out *rgb8, ok bool) {
+func ycbcrToRGB(src *image.YCbCr) (out *RGB, ok bool) {
 	b := src.Rect
 	if b.Min != (image.Point{}) { // a sub-image: chroma phase differs; not from a decoder
 		return nil, false
@@ -37,12 +37,12 @@ func ycbcrToRGB(src *image.YCbCr) (out *rgb8, ok bool) {
 	default:
 		return nil, false
 	}
-	out = &rgb8{w: w, h: h, pix: make([]uint8, 3*w*h)}
+	out = &RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)}
 	for y := range h {
 		for x := range w {
 			yy := int32(src.Y[y*src.YStride+x])
 			i := y*w + x
-			out.pix[3*i], out.pix[3*i+1], out.pix[3*i+2] = libjpegRGB(yy, int32(cb[i]), int32(cr[i]))
+			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = libjpegRGB(yy, int32(cb[i]), int32(cr[i]))
 		}
 	}
 	return out, true

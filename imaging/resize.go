@@ -1,4 +1,7 @@
-package vision
+// Package imaging holds what the image suites and processors share: decoded images as
+// PIL holds them (8-bit RGB, JPEG colour as libjpeg gives it) and PIL's resampling,
+// byte for byte, so preprocessing equals transformers' and torchvision's PIL path.
+package imaging
 
 import (
 	"image"
@@ -6,20 +9,20 @@ import (
 	"math"
 )
 
-// rgb8 is an 8-bit RGB image, row-major, 3 bytes per pixel: what PIL's "RGB" mode
+// RGB is an 8-bit RGB image, row-major, 3 bytes per pixel: what PIL's "RGB" mode
 // holds, and what the resampler works on.
-type rgb8 struct {
-	w, h int
-	pix  []uint8
+type RGB struct {
+	W, H int
+	Pix  []uint8
 }
 
-// toRGB converts a decoded image to RGB the way PIL's Image.convert("RGB") does:
+// ToRGB converts a decoded image to RGB the way PIL's Image.convert("RGB") does:
 // grey is replicated to three channels; alpha is dropped, not composited (PIL keeps
 // the colour of transparent pixels); palette entries give their colour. For JPEG
 // (YCbCr) chroma is upsampled and converted as libjpeg does it (jpeg.go).
-func toRGB(img image.Image) *rgb8 {
+func ToRGB(img image.Image) *RGB {
 	b := img.Bounds()
-	out := &rgb8{w: b.Dx(), h: b.Dy(), pix: make([]uint8, 3*b.Dx()*b.Dy())}
+	out := &RGB{W: b.Dx(), H: b.Dy(), Pix: make([]uint8, 3*b.Dx()*b.Dy())}
 	i := 0
 	switch src := img.(type) {
 	case *image.YCbCr:
@@ -30,7 +33,7 @@ func toRGB(img image.Image) *rgb8 {
 	case *image.Gray:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for _, v := range src.Pix[src.PixOffset(b.Min.X, y):src.PixOffset(b.Max.X, y)] {
-				out.pix[i], out.pix[i+1], out.pix[i+2] = v, v, v
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = v, v, v
 				i += 3
 			}
 		}
@@ -40,9 +43,9 @@ func toRGB(img image.Image) *rgb8 {
 			for x := 0; x < len(row); x += 4 {
 				if a := row[x+3]; a != 255 {
 					c := color.NRGBAModel.Convert(color.RGBA{row[x], row[x+1], row[x+2], a}).(color.NRGBA)
-					out.pix[i], out.pix[i+1], out.pix[i+2] = c.R, c.G, c.B
+					out.Pix[i], out.Pix[i+1], out.Pix[i+2] = c.R, c.G, c.B
 				} else {
-					out.pix[i], out.pix[i+1], out.pix[i+2] = row[x], row[x+1], row[x+2]
+					out.Pix[i], out.Pix[i+1], out.Pix[i+2] = row[x], row[x+1], row[x+2]
 				}
 				i += 3
 			}
@@ -51,7 +54,7 @@ func toRGB(img image.Image) *rgb8 {
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := src.Pix[src.PixOffset(b.Min.X, y):src.PixOffset(b.Max.X, y)]
 			for x := 0; x < len(row); x += 4 {
-				out.pix[i], out.pix[i+1], out.pix[i+2] = row[x], row[x+1], row[x+2]
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = row[x], row[x+1], row[x+2]
 				i += 3
 			}
 		}
@@ -69,7 +72,7 @@ func toRGB(img image.Image) *rgb8 {
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for _, v := range src.Pix[src.PixOffset(b.Min.X, y):src.PixOffset(b.Max.X, y)] {
 				c := rgb[v]
-				out.pix[i], out.pix[i+1], out.pix[i+2] = c[0], c[1], c[2]
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = c[0], c[1], c[2]
 				i += 3
 			}
 		}
@@ -80,32 +83,32 @@ func toRGB(img image.Image) *rgb8 {
 }
 
 // generic converts through Go's colour models (un-premultiplying alpha).
-func generic(img image.Image, out *rgb8) {
+func generic(img image.Image, out *RGB) {
 	b := img.Bounds()
 	i := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-			out.pix[i], out.pix[i+1], out.pix[i+2] = c.R, c.G, c.B
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2] = c.R, c.G, c.B
 			i += 3
 		}
 	}
 }
 
-// crop returns the w×h region at (left, top); it must lie inside m.
-func (m *rgb8) crop(left, top, w, h int) *rgb8 {
-	out := &rgb8{w: w, h: h, pix: make([]uint8, 3*w*h)}
+// Crop returns the w×h region at (left, top); it must lie inside m.
+func (m *RGB) Crop(left, top, w, h int) *RGB {
+	out := &RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)}
 	for y := range h {
-		copy(out.pix[3*w*y:3*w*(y+1)], m.pix[3*((top+y)*m.w+left):])
+		copy(out.Pix[3*w*y:3*w*(y+1)], m.Pix[3*((top+y)*m.W+left):])
 	}
 	return out
 }
 
-// flipLeftRight mirrors m in place.
-func (m *rgb8) flipLeftRight() {
-	for y := range m.h {
-		row := m.pix[3*m.w*y : 3*m.w*(y+1)]
-		for l, r := 0, m.w-1; l < r; l, r = l+1, r-1 {
+// FlipLeftRight mirrors m in place.
+func (m *RGB) FlipLeftRight() {
+	for y := range m.H {
+		row := m.Pix[3*m.W*y : 3*m.W*(y+1)]
+		for l, r := 0, m.W-1; l < r; l, r = l+1, r-1 {
 			for c := range 3 {
 				row[3*l+c], row[3*r+c] = row[3*r+c], row[3*l+c]
 			}
@@ -113,7 +116,7 @@ func (m *rgb8) flipLeftRight() {
 	}
 }
 
-// PIL's resize (Image.resize(size, Image.BILINEAR), libImaging/Resample.c), which
+// PIL's resize (Image.Resize(size, Image.BILINEAR), libImaging/Resample.c), which
 // transformers' image processors and torchvision's PIL path call, reproduced exactly:
 //
 //   - The filter is the triangle max(0, 1 − |x|) with support 1, stretched by the
@@ -188,19 +191,19 @@ func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) resampleCoeffs 
 // clip8 is Resample.c's clip8: the fixed-point sum back to 0..255.
 func clip8(v int32) uint8 { return clamp8(v >> precisionBits) }
 
-// resize scales m to w×h as PIL's Image.resize(BILINEAR) does.
-func (m *rgb8) resize(w, h int) *rgb8 {
-	horiz := precomputeCoeffs(m.w, 0, float64(m.w), w)
-	vert := precomputeCoeffs(m.h, 0, float64(m.h), h)
+// Resize scales m to w×h as PIL's Image.Resize(BILINEAR) does.
+func (m *RGB) Resize(w, h int) *RGB {
+	horiz := precomputeCoeffs(m.W, 0, float64(m.W), w)
+	vert := precomputeCoeffs(m.H, 0, float64(m.H), h)
 	src := m
-	if w != m.w {
+	if w != m.W {
 		// Only the rows the vertical pass reads: from the first output row's first
 		// input row to the last output row's last one.
 		y0, y1 := vert.first[0], vert.first[h-1]+vert.n[h-1]
-		tmp := &rgb8{w: w, h: y1 - y0, pix: make([]uint8, 3*w*(y1-y0))}
+		tmp := &RGB{W: w, H: y1 - y0, Pix: make([]uint8, 3*w*(y1-y0))}
 		for y := y0; y < y1; y++ {
-			in := m.pix[3*m.w*y : 3*m.w*(y+1)]
-			out := tmp.pix[3*w*(y-y0) : 3*w*(y-y0+1)]
+			in := m.Pix[3*m.W*y : 3*m.W*(y+1)]
+			out := tmp.Pix[3*w*(y-y0) : 3*w*(y-y0+1)]
 			for xx := range w {
 				k := horiz.k[xx*horiz.ksize:]
 				first := horiz.first[xx]
@@ -218,18 +221,18 @@ func (m *rgb8) resize(w, h int) *rgb8 {
 		}
 		src = tmp
 	}
-	if h == m.h {
+	if h == m.H {
 		return src
 	}
-	out := &rgb8{w: w, h: h, pix: make([]uint8, 3*w*h)}
+	out := &RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)}
 	for yy := range h {
 		k := vert.k[yy*vert.ksize:]
 		first := vert.first[yy]
-		row := out.pix[3*w*yy : 3*w*(yy+1)]
+		row := out.Pix[3*w*yy : 3*w*(yy+1)]
 		for x := range 3 * w {
 			ss := int32(1 << (precisionBits - 1))
 			for y := range vert.n[yy] {
-				ss += int32(src.pix[3*w*(first+y)+x]) * k[y]
+				ss += int32(src.Pix[3*w*(first+y)+x]) * k[y]
 			}
 			row[x] = clip8(ss)
 		}
