@@ -1,0 +1,107 @@
+package diffusion
+
+import (
+	"fmt"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/imaging"
+	"github.com/vectorfit/harness/internal/torchx"
+	"github.com/vectorfit/harness/models"
+)
+
+// Generate samples n images of one prompt as StableDiffusionPipeline does: Gaussian
+// latents (from seed, on the CPU, so a GPU run draws the same noise) times the
+// sampler's initial sigma, the sampler's steps with classifier-free guidance
+// (ε = ε_uncond + s·(ε_text − ε_uncond), the empty prompt as the unconditional one),
+// then the VAE's decoder. Runs under no-grad.
+func (d *DreamBooth) Generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
+	var out []*imaging.RGB
+	var err error
+	models.NoGrad(func() { out, err = d.generate(prompt, n, seed) })
+	return out, err
+}
+
+func (d *DreamBooth) generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
+	cond, err := d.pipe.Text.EncodePrompts([]string{prompt})
+	if err != nil {
+		return nil, err
+	}
+	defer cond.MustDrop()
+	// Unconditional rows first, as the diffusers pipeline concatenates them.
+	uncond, text := d.emptyCond.MustRepeat([]int64{int64(n), 1, 1}, false), cond.MustRepeat([]int64{int64(n), 1, 1}, false)
+	both := ts.MustCat([]*ts.Tensor{uncond, text}, 0)
+	uncond.MustDrop()
+	text.MustDrop()
+	defer both.MustDrop()
+	latents := d.initialLatents(n, seed)
+	predict := func(x *ts.Tensor, t int64) (*ts.Tensor, error) { return d.guided(x, t, both, n) }
+	final, err := d.pipe.Sampler.Sample(latents, predict)
+	latents.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	pixels, err := d.pipe.VAE.DecodeLatents(final)
+	final.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	defer pixels.MustDrop()
+	return toImages(pixels)
+}
+
+// initialLatents are n Gaussian latents drawn on the CPU from seed, scaled by the
+// sampler's initial sigma, on the model's device.
+func (d *DreamBooth) initialLatents(n int, seed int64) *ts.Tensor {
+	side := int64(d.o.Resolution) / d.pipe.LatentFactor
+	torchx.ManualSeed(seed)
+	x := ts.MustRandn([]int64{int64(n), d.pipe.LatentChannels, side, side}, gotch.Float, gotch.CPU)
+	return x.MustMulScalar(ts.FloatScalar(d.pipe.Sampler.InitNoiseSigma()), true).MustTo(d.device, true)
+}
+
+// guided is one classifier-free-guided prediction for n latents.
+func (d *DreamBooth) guided(x *ts.Tensor, t int64, cond *ts.Tensor, n int) (*ts.Tensor, error) {
+	in := ts.MustCat([]*ts.Tensor{x, x}, 0)
+	defer in.MustDrop()
+	steps := ts.MustOfSlice(repeat(t, 2*n)).MustTo(d.device, true)
+	defer steps.MustDrop()
+	out, err := d.pipe.UNet.Predict(in, steps, cond)
+	if err != nil {
+		return nil, err
+	}
+	defer out.MustDrop()
+	uncond, text := out.MustNarrow(0, 0, int64(n), false), out.MustNarrow(0, int64(n), int64(n), false)
+	defer uncond.MustDrop()
+	diff := text.MustSub(uncond, true).MustMulScalar(ts.FloatScalar(d.o.GuidanceScale), true)
+	return diff.MustAdd(uncond, true), nil
+}
+
+func repeat(v int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// toImages turns decoded pixels (batch × 3 × H × W in [−1, 1]) into 8-bit images.
+func toImages(pixels *ts.Tensor) ([]*imaging.RGB, error) {
+	size := pixels.MustSize()
+	if len(size) != 4 || size[1] != 3 {
+		return nil, fmt.Errorf("diffusion: decoded images of shape %v, want batch × 3 × H × W", size)
+	}
+	cpu := pixels.MustTo(gotch.CPU, false).MustContiguous(true)
+	vals := cpu.Vals().([]float32)
+	cpu.MustDrop()
+	per := int(3 * size[2] * size[3])
+	out := make([]*imaging.RGB, size[0])
+	for i := range out {
+		m, err := ToImage(vals[i*per:(i+1)*per], int(size[2]), int(size[3]))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
