@@ -41,10 +41,11 @@ type DreamBooth struct {
 	device   gotch.Device
 	instance []latentDist
 	class    []latentDist
-	// The frozen text encoder's conditioning, computed once: instance and class
-	// prompts, and every evaluation prompt with the empty prompt for guidance.
-	instanceCond, classCond, emptyCond *ts.Tensor
-	realDINO, realCLIP                 [][]float32
+	// The frozen text encoder's conditioning of the instance and class prompts,
+	// computed once.
+	instanceCond, classCond *ts.Tensor
+	sampling                *Sampling
+	realDINO, realCLIP      [][]float32
 	// ImagesDir, when set, receives the generated images of every evaluation that is
 	// the best so far (<prompt>-<k>.png) and their contact sheet (sheet.png).
 	ImagesDir string
@@ -83,9 +84,7 @@ func NewDreamBooth(pipe Pipeline, scorers Scorers, subject Subject, instance, cl
 	if d.classCond, err = pipe.Text.EncodePrompts([]string{subject.ClassPrompt}); err != nil {
 		return nil, err
 	}
-	if d.emptyCond, err = pipe.Text.EncodePrompts([]string{""}); err != nil {
-		return nil, err
-	}
+	d.sampling = &Sampling{Pipe: pipe, Device: device, Resolution: o.Resolution, GuidanceScale: o.GuidanceScale}
 	if d.realDINO, err = scorers.DINO(realImages); err != nil {
 		return nil, err
 	}
@@ -218,7 +217,7 @@ func (d *DreamBooth) Evaluate() (train.Scores, error) {
 	var imagePrompts []string
 	rows := make([][]*imaging.RGB, len(prompts))
 	for i, p := range prompts {
-		row, err := d.Generate(p, d.o.ImagesPerPrompt, int64(d.o.Seed)*1_000_003+int64(i))
+		row, err := d.sampling.Generate(p, d.o.ImagesPerPrompt, int64(d.o.Seed)*1_000_003+int64(i))
 		if err != nil {
 			return train.Scores{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -187,6 +188,35 @@ func TestDreamBoothTrainsAndEvaluates(t *testing.T) {
 	for _, f := range []string{"00-0.png", "00-1.png", "02-1.png", "sheet.png"} {
 		if _, err := os.Stat(filepath.Join(d.ImagesDir, f)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// Class images are generated once, batch by batch from their own seeds, and read back
+// from the cache; a deleted one is regenerated identically.
+func TestClassImagesCache(t *testing.T) {
+	d := newFake(t, newFakeUNet(0.5, 0.1), Options{Resolution: 8, BatchSize: 1, ImagesPerPrompt: 1, GuidanceScale: 2})
+	dir := t.TempDir()
+	calls := 0
+	first, err := ClassImages(d.sampling, "a photo of dog", 6, dir, 3, func(int, int) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 || len(first) != 6 {
+		t.Fatalf("%d batches, %d images; want 2, 6", calls, len(first))
+	}
+	os.Remove(filepath.Join(dir, "0005.png"))
+	calls = 0
+	again, err := ClassImages(d.sampling, "a photo of dog", 6, dir, 3, func(int, int) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Errorf("%d batches generated with one image missing, want 1 (the second)", calls)
+	}
+	for i := range first {
+		if !slices.Equal(first[i].Pix, again[i].Pix) {
+			t.Errorf("image %d differs after regeneration", i)
 		}
 	}
 }

@@ -11,38 +11,53 @@ import (
 	"github.com/vectorfit/harness/models"
 )
 
+// Sampling generates images from a pipeline.
+type Sampling struct {
+	Pipe          Pipeline
+	Device        gotch.Device
+	Resolution    int
+	GuidanceScale float64
+	emptyCond     *ts.Tensor // the empty prompt's conditioning, once
+}
+
 // Generate samples n images of one prompt as StableDiffusionPipeline does: Gaussian
 // latents (from seed, on the CPU, so a GPU run draws the same noise) times the
 // sampler's initial sigma, the sampler's steps with classifier-free guidance
 // (ε = ε_uncond + s·(ε_text − ε_uncond), the empty prompt as the unconditional one),
 // then the VAE's decoder. Runs under no-grad.
-func (d *DreamBooth) Generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
+func (s *Sampling) Generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
 	var out []*imaging.RGB
 	var err error
-	models.NoGrad(func() { out, err = d.generate(prompt, n, seed) })
+	models.NoGrad(func() { out, err = s.generate(prompt, n, seed) })
 	return out, err
 }
 
-func (d *DreamBooth) generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
-	cond, err := d.pipe.Text.EncodePrompts([]string{prompt})
+func (s *Sampling) generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
+	if s.emptyCond == nil {
+		var err error
+		if s.emptyCond, err = s.Pipe.Text.EncodePrompts([]string{""}); err != nil {
+			return nil, err
+		}
+	}
+	cond, err := s.Pipe.Text.EncodePrompts([]string{prompt})
 	if err != nil {
 		return nil, err
 	}
 	defer cond.MustDrop()
 	// Unconditional rows first, as the diffusers pipeline concatenates them.
-	uncond, text := d.emptyCond.MustRepeat([]int64{int64(n), 1, 1}, false), cond.MustRepeat([]int64{int64(n), 1, 1}, false)
+	uncond, text := s.emptyCond.MustRepeat([]int64{int64(n), 1, 1}, false), cond.MustRepeat([]int64{int64(n), 1, 1}, false)
 	both := ts.MustCat([]*ts.Tensor{uncond, text}, 0)
 	uncond.MustDrop()
 	text.MustDrop()
 	defer both.MustDrop()
-	latents := d.initialLatents(n, seed)
-	predict := func(x *ts.Tensor, t int64) (*ts.Tensor, error) { return d.guided(x, t, both, n) }
-	final, err := d.pipe.Sampler.Sample(latents, predict)
+	latents := s.initialLatents(n, seed)
+	predict := func(x *ts.Tensor, t int64) (*ts.Tensor, error) { return s.guided(x, t, both, n) }
+	final, err := s.Pipe.Sampler.Sample(latents, predict)
 	latents.MustDrop()
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := d.pipe.VAE.DecodeLatents(final)
+	pixels, err := s.Pipe.VAE.DecodeLatents(final)
 	final.MustDrop()
 	if err != nil {
 		return nil, err
@@ -53,27 +68,27 @@ func (d *DreamBooth) generate(prompt string, n int, seed int64) ([]*imaging.RGB,
 
 // initialLatents are n Gaussian latents drawn on the CPU from seed, scaled by the
 // sampler's initial sigma, on the model's device.
-func (d *DreamBooth) initialLatents(n int, seed int64) *ts.Tensor {
-	side := int64(d.o.Resolution) / d.pipe.LatentFactor
+func (s *Sampling) initialLatents(n int, seed int64) *ts.Tensor {
+	side := int64(s.Resolution) / s.Pipe.LatentFactor
 	torchx.ManualSeed(seed)
-	x := ts.MustRandn([]int64{int64(n), d.pipe.LatentChannels, side, side}, gotch.Float, gotch.CPU)
-	return x.MustMulScalar(ts.FloatScalar(d.pipe.Sampler.InitNoiseSigma()), true).MustTo(d.device, true)
+	x := ts.MustRandn([]int64{int64(n), s.Pipe.LatentChannels, side, side}, gotch.Float, gotch.CPU)
+	return x.MustMulScalar(ts.FloatScalar(s.Pipe.Sampler.InitNoiseSigma()), true).MustTo(s.Device, true)
 }
 
 // guided is one classifier-free-guided prediction for n latents.
-func (d *DreamBooth) guided(x *ts.Tensor, t int64, cond *ts.Tensor, n int) (*ts.Tensor, error) {
+func (s *Sampling) guided(x *ts.Tensor, t int64, cond *ts.Tensor, n int) (*ts.Tensor, error) {
 	in := ts.MustCat([]*ts.Tensor{x, x}, 0)
 	defer in.MustDrop()
-	steps := ts.MustOfSlice(repeat(t, 2*n)).MustTo(d.device, true)
+	steps := ts.MustOfSlice(repeat(t, 2*n)).MustTo(s.Device, true)
 	defer steps.MustDrop()
-	out, err := d.pipe.UNet.Predict(in, steps, cond)
+	out, err := s.Pipe.UNet.Predict(in, steps, cond)
 	if err != nil {
 		return nil, err
 	}
 	defer out.MustDrop()
 	uncond, text := out.MustNarrow(0, 0, int64(n), false), out.MustNarrow(0, int64(n), int64(n), false)
 	defer uncond.MustDrop()
-	diff := text.MustSub(uncond, true).MustMulScalar(ts.FloatScalar(d.o.GuidanceScale), true)
+	diff := text.MustSub(uncond, true).MustMulScalar(ts.FloatScalar(s.GuidanceScale), true)
 	return diff.MustAdd(uncond, true), nil
 }
 
