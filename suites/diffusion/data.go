@@ -16,11 +16,12 @@ import (
 // Subject is what DreamBooth fine-tunes on: a few images of one subject, the prompt
 // that names it with the unique token, and the class prompt of prior preservation.
 type Subject struct {
-	Name           string   // folder name ("dog")
-	Class          string   // class noun ("dog")
-	Images         []string // files, sorted
-	InstancePrompt string   // "a photo of sks dog"
-	ClassPrompt    string   // "a photo of dog"
+	Name           string         // folder name ("dog")
+	Class          string         // class noun ("dog")
+	Images         []string       // files, sorted
+	Decoded        []*imaging.RGB // the images (LoadImages of Images, or drawn: Synthetic)
+	InstancePrompt string         // "a photo of sks dog"
+	ClassPrompt    string         // "a photo of dog"
 	// EvalPrompts are the prompts generated from for scoring: the dataset's 25 for the
 	// subject's kind (live or object), or the instance prompt for a plain folder.
 	EvalPrompts []string
@@ -147,16 +148,25 @@ func roundHalfEven(x float64) int {
 	return r
 }
 
-// LoadImages decodes and preprocesses every image of s, failing on the first bad
-// one before any training starts.
-func LoadImages(paths []string, resolution int) ([][]float32, error) {
-	out := make([][]float32, len(paths))
+// LoadImages decodes every image, failing on the first bad one before any training
+// starts.
+func LoadImages(paths []string) ([]*imaging.RGB, error) {
+	out := make([]*imaging.RGB, len(paths))
 	for i, p := range paths {
 		m, err := ReadImage(p)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Preprocess(m, resolution)
+		out[i] = m
 	}
 	return out, nil
+}
+
+// PreprocessAll is Preprocess of every image.
+func PreprocessAll(images []*imaging.RGB, resolution int) [][]float32 {
+	out := make([][]float32, len(images))
+	for i, m := range images {
+		out[i] = Preprocess(m, resolution)
+	}
+	return out
 }

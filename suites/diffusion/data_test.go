@@ -85,13 +85,13 @@ func TestBadImages(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "broken.jpg")
 	os.WriteFile(bad, []byte("not a jpeg"), 0o644)
-	if _, err := LoadImages([]string{bad}, 32); err == nil || !strings.Contains(err.Error(), bad+": not a readable image") {
+	if _, err := LoadImages([]string{bad}); err == nil || !strings.Contains(err.Error(), bad+": not a readable image") {
 		t.Errorf("garbage: %v", err)
 	}
 	good, _ := os.ReadFile(filepath.Join(shared, "dog", "04.jpg"))
 	cut := filepath.Join(dir, "cut.jpg")
 	os.WriteFile(cut, good[:len(good)/2], 0o644)
-	if _, err := LoadImages([]string{cut}, 32); err == nil || !strings.Contains(err.Error(), cut+": jpeg data is damaged") {
+	if _, err := LoadImages([]string{cut}); err == nil || !strings.Contains(err.Error(), cut+": jpeg data is damaged") {
 		t.Errorf("truncated: %v", err)
 	}
 	if _, err := LoadFolder(dir, "", ""); err == nil || !strings.Contains(err.Error(), "give -instance-prompt") {
