@@ -43,7 +43,10 @@ type Hook func(step int) error
 
 // Config is the loop's hyperparameters (SPEC §4).
 type Config struct {
-	Epochs   int
+	Epochs int
+	// Schedule is the learning-rate multiplier per optimizer step; nil is
+	// LinearSchedule (transformers' default), ConstantSchedule is diffusers'.
+	Schedule func(step, warmup, total int) float64
 	MaxSteps int // > 0: train exactly this many optimizer steps, over as many epochs as it takes (HF's max_steps), and size the schedule with it
 	// WarmupSteps wins when > 0; else warm-up is ceil(WarmupRatio · total steps).
 	WarmupSteps int
@@ -239,8 +242,16 @@ func (r *runner) checkSchedule() {
 			hint = "set a smaller warm-up or a warm-up ratio"
 		}
 		fmt.Fprintf(r.cfg.Log, "warning: warm-up of %d optimizer steps ≥ this run's %d optimizer steps: the learning rate rises to only %.3g of its peak and never decays (warm-up counts optimizer steps and is not scaled to a shortened run; %s)\n",
-			r.warmup, r.total, LinearSchedule(r.total-1, r.warmup, r.total), hint)
+			r.warmup, r.total, r.schedule()(r.total-1, r.warmup, r.total), hint)
 	}
+}
+
+// schedule is the configured learning-rate schedule.
+func (r *runner) schedule() func(step, warmup, total int) float64 {
+	if r.cfg.Schedule != nil {
+		return r.cfg.Schedule
+	}
+	return LinearSchedule
 }
 
 // train runs the epochs, then the final evaluation unless the last step just had one.
@@ -357,7 +368,7 @@ func (r *runner) optimizerStep(micro []any) error {
 	if r.cfg.MaxGradNorm > 0 {
 		clipTo(r.params, r.cfg.MaxGradNorm, gradNorm)
 	}
-	r.opt.Step(LinearSchedule(r.step, r.warmup, r.total))
+	r.opt.Step(r.schedule()(r.step, r.warmup, r.total))
 	r.opt.ZeroGrad()
 	r.step++
 	r.lossSum += loss

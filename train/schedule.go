@@ -13,6 +13,16 @@ func LinearSchedule(step, warmup, total int) float64 {
 	return max(0, float64(total-step)/float64(max(1, total-warmup)))
 }
 
+// ConstantSchedule is diffusers' get_scheduler("constant_with_warmup") multiplier
+// (the DreamBooth example's "constant" when the warm-up is 0): step/warmup during
+// warm-up, then 1.
+func ConstantSchedule(step, warmup, _ int) float64 {
+	if step < warmup {
+		return float64(step) / float64(max(1, warmup))
+	}
+	return 1
+}
+
 // warmupSteps resolves Config's two warm-up settings as transformers'
 // TrainingArguments.get_warmup_steps: explicit steps win, else ceil(ratio·total).
 func warmupSteps(steps int, ratio float64, total int) int {

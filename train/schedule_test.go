@@ -88,3 +88,14 @@ func TestClipGradNorm(t *testing.T) {
 		}
 	}
 }
+
+func TestConstantSchedule(t *testing.T) {
+	for _, c := range []struct {
+		step, warmup int
+		want         float64
+	}{{0, 0, 1}, {5, 0, 1}, {0, 4, 0}, {2, 4, 0.5}, {4, 4, 1}, {99, 4, 1}} {
+		if got := ConstantSchedule(c.step, c.warmup, 10); got != c.want {
+			t.Errorf("step %d warm-up %d: %v, want %v", c.step, c.warmup, got, c.want)
+		}
+	}
+}
