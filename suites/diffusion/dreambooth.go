@@ -189,16 +189,27 @@ func (d *DreamBooth) denoise(dists []latentDist, conds []*ts.Tensor) (pred, targ
 	defer latents.MustDrop()
 	noise := latents.MustRandnLike(false)
 	defer noise.MustDrop()
-	t := ts.MustRandint(d.pipe.Schedule.TrainTimesteps(), []int64{int64(len(dists))}, gotch.Int64, d.device)
+	// Timesteps from libtorch's generator (re-seeded every step by train.Run), on the
+	// CPU so that they are the same on any device.
+	tCPU := ts.MustRandint(d.pipe.Schedule.TrainTimesteps(), []int64{int64(len(dists))}, gotch.Int64, gotch.CPU)
+	steps := tCPU.Vals().([]int64)
+	t := tCPU.MustTo(d.device, true)
 	defer t.MustDrop()
-	noisy := d.pipe.Schedule.AddNoise(latents, noise, t)
+	noisy, err := d.pipe.Schedule.AddNoise(latents, noise, steps)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer noisy.MustDrop()
 	cond := ts.MustCat(conds, 0)
 	defer cond.MustDrop()
-	if pred, err = d.pipe.UNet.Predict(noisy, t, cond); err != nil {
+	if target, err = d.pipe.Schedule.Target(latents, noise, steps); err != nil {
 		return nil, nil, err
 	}
-	return pred, d.pipe.Schedule.Target(latents, noise, t), nil
+	if pred, err = d.pipe.UNet.Predict(noisy, t, cond); err != nil {
+		target.MustDrop()
+		return nil, nil, err
+	}
+	return pred, target, nil
 }
 
 // SetTraining implements train.Task.

@@ -55,9 +55,13 @@ func (u *fakeUNet) SetTraining(bool) {}
 
 type fakeSchedule struct{}
 
-func (fakeSchedule) TrainTimesteps() int64                       { return 10 }
-func (fakeSchedule) AddNoise(x0, noise, _ *ts.Tensor) *ts.Tensor { return x0.MustAdd(noise, false) }
-func (fakeSchedule) Target(_, noise, _ *ts.Tensor) *ts.Tensor    { return noise.MustShallowClone() }
+func (fakeSchedule) TrainTimesteps() int64 { return 10 }
+func (fakeSchedule) AddNoise(x0, noise *ts.Tensor, _ []int64) (*ts.Tensor, error) {
+	return x0.MustAdd(noise, false), nil
+}
+func (fakeSchedule) Target(_, noise *ts.Tensor, _ []int64) (*ts.Tensor, error) {
+	return noise.MustShallowClone(), nil
+}
 
 type fakeSampler struct{}
 

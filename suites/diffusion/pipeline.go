@@ -36,10 +36,10 @@ type Denoiser interface {
 // NoiseSchedule is the training side of the scheduler (DDPM's forward process).
 type NoiseSchedule interface {
 	TrainTimesteps() int64
-	// AddNoise is √ᾱ_t·x0 + √(1−ᾱ_t)·ε.
-	AddNoise(x0, noise, timesteps *ts.Tensor) *ts.Tensor
+	// AddNoise is √ᾱ_t·x0 + √(1−ᾱ_t)·ε, one timestep per row.
+	AddNoise(x0, noise *ts.Tensor, timesteps []int64) (*ts.Tensor, error)
 	// Target is what the UNet learns to predict: ε, or the velocity for v-prediction.
-	Target(x0, noise, timesteps *ts.Tensor) *ts.Tensor
+	Target(x0, noise *ts.Tensor, timesteps []int64) (*ts.Tensor, error)
 }
 
 // Sampler runs the inference scheduler from initial latents; predict gives the
