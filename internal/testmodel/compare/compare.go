@@ -34,7 +34,7 @@ func Close(t testing.TB, name string, got, want *ts.Tensor, tol float64) {
 	t.Helper()
 	d := MaxAbsDiff(t, name, got, want)
 	t.Logf("%s: max abs diff %.3g", name, d)
-	if d > tol {
+	if !(d <= tol) { // NaN fails too
 		t.Errorf("%s: max |ours − transformers| = %g, want ≤ %g", name, d, tol)
 	}
 }
@@ -80,7 +80,7 @@ func Layers(t testing.TB, what string, got, want []*ts.Tensor, tol float64) {
 	for i := range got {
 		d := MaxAbsDiff(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
 		t.Logf("%s[%d] (%s): max abs diff %.3g", what, i, LayerName(i), d)
-		if d > tol && first < 0 {
+		if !(d <= tol) && first < 0 { // NaN fails too
 			first = i
 			t.Errorf("%s: first divergence at %s (%s[%d]): max |ours − transformers| = %g, want ≤ %g",
 				what, LayerName(i), what, i, d, tol)
