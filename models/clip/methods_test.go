@@ -2,6 +2,7 @@ package clip
 
 import (
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -96,5 +97,32 @@ func TestMethodsApplyAndTrain(t *testing.T) {
 				t.Errorf("%d deltas, want %d", len(ds), len(m.Linears()))
 			}
 		})
+	}
+}
+
+// The built-in tiny models build and run: pooled text of the character tokenizer's ids,
+// projected image and text features of the right sizes.
+func TestTinyModels(t *testing.T) {
+	tok := CharTokenizer(77)
+	text, err := NewText(TinyText(tok.VocabSize()), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := tok.EncodePadded("a photo of sks ring")
+	in := ts.MustOfSlice(ids).MustView([]int64{1, 77}, true)
+	out := text.Forward(in, nil)
+	if got := out.LastHiddenState.MustSize(); !slices.Equal(got, []int64{1, 77, 32}) {
+		t.Errorf("text hidden %v", got)
+	}
+	m, err := New(Tiny(tok.VocabSize()), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := ts.MustZeros([]int64{2, 3, 32, 32}, gotch.Float, gotch.CPU)
+	if got := m.ImageFeatures(px).MustSize(); !slices.Equal(got, []int64{2, 32}) {
+		t.Errorf("image features %v", got)
+	}
+	if got := m.TextFeatures(in, nil).MustSize(); !slices.Equal(got, []int64{1, 32}) {
+		t.Errorf("text features %v", got)
 	}
 }

@@ -411,3 +411,37 @@ func finalSigma(rs []rune, i int) bool {
 	}
 	return true
 }
+
+// CharTokenizer is a CLIP tokenizer without merges, for a built-in tiny model: the
+// vocabulary is CLIP's first 512 entries (the 256 byte characters, then each with
+// "</w>") and the two special tokens after them (<|endoftext|> the largest id, as the
+// legacy argmax pooling of the text model needs), so every character of a word is one
+// token. Clean-up, the pre-tokenizer and padding are CLIPTokenizer's.
+func CharTokenizer(maxLength int) *Tokenizer {
+	t := &Tokenizer{vocab: map[string]int64{}, ranks: map[[2]string]int{}, MaxLength: maxLength}
+	// bytes_to_unicode's order: the printable bytes, then the others (mapped from 256 on).
+	var chars []string
+	for b := range 256 {
+		if []rune(byteEncoder[b])[0] < 256 {
+			chars = append(chars, byteEncoder[b])
+		}
+	}
+	for b := range 256 {
+		if []rune(byteEncoder[b])[0] >= 256 {
+			chars = append(chars, byteEncoder[b])
+		}
+	}
+	for _, suffix := range []string{"", "</w>"} {
+		for _, c := range chars {
+			t.vocab[c+suffix] = int64(len(t.vocab))
+		}
+	}
+	t.BOS, t.EOS = int64(len(t.vocab)), int64(len(t.vocab)+1)
+	t.vocab[startOfText], t.vocab[endOfText] = t.BOS, t.EOS
+	t.Pad, t.Unk = t.EOS, t.EOS
+	t.specials = []string{startOfText, endOfText}
+	return t
+}
+
+// VocabSize is the number of entries of the vocabulary.
+func (t *Tokenizer) VocabSize() int64 { return int64(len(t.vocab)) }

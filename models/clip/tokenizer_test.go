@@ -131,3 +131,21 @@ func TestTokenizerErrors(t *testing.T) {
 		})
 	}
 }
+
+// The character tokenizer splits words into their characters, the last marked "</w>",
+// between <|startoftext|> and <|endoftext|>, padded with <|endoftext|>.
+func TestCharTokenizer(t *testing.T) {
+	tok := CharTokenizer(12)
+	if got := tok.Tokenize("A big ring"); !slices.Equal(got, []string{"a</w>", "b", "i", "g</w>", "r", "i", "n", "g</w>"}) {
+		t.Errorf("tokens %q", got)
+	}
+	ids, mask := tok.EncodePadded("a big ring")
+	// 'a' is byte 97, the 66th printable character (from '!' = 0), so "a</w>" is 256 + 64.
+	want := []int64{512, 256 + 'a' - '!', 'b' - '!', 'i' - '!', 256 + 'g' - '!', 'r' - '!', 'i' - '!', 'n' - '!', 256 + 'g' - '!', 513, 513, 513}
+	if !slices.Equal(ids, want) || !slices.Equal(mask, []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}) {
+		t.Errorf("ids %v mask %v, want %v", ids, mask, want)
+	}
+	if tok.VocabSize() != 514 || tok.EOS != 513 {
+		t.Errorf("vocab %d, EOS %d", tok.VocabSize(), tok.EOS)
+	}
+}
