@@ -350,3 +350,15 @@ func (c Config) String() string {
 	return fmt.Sprintf("a UNet2DConditionModel with blocks %s / %s, channels %v, cross_attention_dim %d",
 		strings.Join(c.DownBlockTypes, ","), strings.Join(c.UpBlockTypes, ","), c.BlockOutChannels, c.crossDim())
 }
+
+// Tiny is SD v1's layout at toy size for the built-in model: blocks of 32 and 64
+// channels (CrossAttnDownBlock2D, DownBlock2D / UpBlock2D, CrossAttnUpBlock2D), one
+// layer each, 4 heads, cross-attention over a 32-wide text encoder, 8 groups, 16×16
+// latents.
+func Tiny() Config {
+	c := defaults()
+	c.SampleSize, c.CrossAttentionDim = json.RawMessage("16"), one(32)
+	c.DownBlockTypes, c.UpBlockTypes = []string{CrossAttnDown, Down}, []string{Up, CrossAttnUp}
+	c.BlockOutChannels, c.LayersPerBlock, c.AttentionHeadDim, c.NormNumGroups = []int64{32, 64}, one(1), one(4), 8
+	return c
+}
