@@ -156,6 +156,9 @@ func (c *command) runAll() ([]reports.Record, error) {
 	preps := make([]prepared, len(c.tasks))
 	for i, t := range c.tasks {
 		p, err := c.suite.prepare(c.o, t)
+		if l, ok := p.(logger); ok {
+			l.setLog(c.stderr)
+		}
 		if err == nil && !c.o.AllowDevOverlap && c.o.DevFraction == 0 { // -dev-fraction holds out part of one file
 			err = checkOverlap(p.files())
 		}

@@ -58,7 +58,7 @@ func cpuModel() string {
 // maxSequence is the longest input a text model's positions can number (0: no limit;
 // vision models have none to check here).
 func maxSequence(src modelSource, suite string) (int64, error) {
-	if suite == "vision" {
+	if suite == "vision" || suite == "diffusion" {
 		return 0, nil
 	}
 	if src.dir == "" && suite == "nlg" {

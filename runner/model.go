@@ -10,6 +10,7 @@ import (
 	"github.com/vectorfit/harness/models/bert"
 	"github.com/vectorfit/harness/models/deberta"
 	"github.com/vectorfit/harness/models/tokenize"
+	"github.com/vectorfit/harness/models/unet"
 	"github.com/vectorfit/harness/reports"
 )
 
@@ -29,6 +30,8 @@ var tinyInfo = map[string]reports.Model{
 	"squad":  {Name: "tiny", Source: "built-in tiny BERT (2 layers, hidden 64), weights from seed 0"},
 	"vision": {Name: "tiny", Source: "built-in tiny ViT (32×32, patch 4, 2 layers, hidden 64), weights from seed 0"},
 	"nlg":    {Name: "tiny", Source: "built-in tiny BART (2+2 layers, d_model 32, the built-in tokenizer), weights from seed 0"},
+	"diffusion": {Name: "tiny", Source: "built-in tiny Stable Diffusion (character CLIP tokenizer, text encoder 2×32, " +
+		"VAE 32/64, UNet 32/64, SD v1.4's PNDM scheduler), random weights from seed 0"},
 }
 
 // identify hashes the checkpoint's config and weights, once per command.
@@ -54,6 +57,9 @@ func resolveModel(ref, suite string) (modelSource, error) {
 		return modelSource{name: "tiny", info: tinyInfo[suite]}, nil
 	}
 	c := hub.FromEnv()
+	if suite == "diffusion" {
+		return resolvePipeline(c, ref)
+	}
 	dir, err := c.Resolve("model", ref, []string{"config.json"})
 	if err != nil {
 		return modelSource{}, err
@@ -71,6 +77,25 @@ func resolveModel(ref, suite string) (modelSource, error) {
 	}
 	src := modelSource{name: ref, dir: dir}
 	return src, src.identify()
+}
+
+// resolvePipeline finds a diffusers Stable Diffusion folder; records hash its
+// model_index.json and the UNet's weights (the part the methods train).
+func resolvePipeline(c *hub.Client, ref string) (modelSource, error) {
+	dir, err := c.Resolve("model", ref, sdFiles)
+	if err != nil {
+		return modelSource{}, err
+	}
+	src := modelSource{name: ref, dir: dir, info: reports.Model{Name: ref, Source: dir}}
+	if src.info.ConfigSHA256, _, err = reports.FileSHA256(filepath.Join(dir, "model_index.json")); err != nil {
+		return modelSource{}, err
+	}
+	w, err := unet.WeightsFile(filepath.Join(dir, "unet"))
+	if err != nil {
+		return modelSource{}, err
+	}
+	src.info.WeightsSHA256, _, err = reports.FileSHA256(w)
+	return src, err
 }
 
 // tinySeed fixes the built-in "pre-trained" weights: every method and seed starts from

@@ -56,7 +56,22 @@ type Options struct {
 	LabelSmoothing float64 `json:"label-smoothing"`
 	SyntheticN     int     `json:"synthetic-train"`
 	SyntheticDev   int     `json:"synthetic-dev"`
-	Quiet          bool    `json:"quiet"`
+
+	// DreamBooth (-suite diffusion); zero values mean the protocol's (diffusion.go).
+	Subject         string  `json:"subject"`
+	Token           string  `json:"token"`
+	InstancePrompt  string  `json:"instance-prompt"`
+	ClassPrompt     string  `json:"class-prompt"`
+	Resolution      int     `json:"resolution"`
+	ClassImages     int     `json:"class-images"`
+	PriorWeight     float64 `json:"prior-weight"` // < 0: the protocol's
+	Guidance        float64 `json:"guidance"`
+	SampleSteps     int     `json:"sample-steps"`
+	ImagesPerPrompt int     `json:"images-per-prompt"`
+	MaxPrompts      int     `json:"max-prompts"`
+	DINOModel       string  `json:"dino-model"`
+	CLIPModel       string  `json:"clip-model"`
+	Quiet           bool    `json:"quiet"`
 
 	// Per-method learning rates and options ("k=4,interval=100").
 	LRVectorFit  float64 `json:"lr-vectorfit"`
@@ -87,7 +102,7 @@ func defaultOptions() Options {
 		Suite: "glue", Tasks: "all", Methods: "vectorfit",
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
 		SyntheticN: 512, SyntheticDev: 256, WeightDecay: -1, ClsDropout: -1, Warmup: -1,
-		CheckpointEvery: "5m", MaxPixels: vision.DefaultMaxPixels,
+		CheckpointEvery: "5m", MaxPixels: vision.DefaultMaxPixels, Token: "sks", PriorWeight: -1,
 	}
 }
 
@@ -138,6 +153,19 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.SyntheticN, "synthetic-train", o.SyntheticN, "synthetic training examples")
 	fs.IntVar(&o.SyntheticDev, "synthetic-dev", o.SyntheticDev, "synthetic dev examples per split")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "no progress bar")
+	fs.StringVar(&o.Subject, "subject", o.Subject, "diffusion: the subject folder of a DreamBooth dataset -data (e.g. dog)")
+	fs.StringVar(&o.Token, "token", o.Token, "diffusion: the unique identifier of the subject in prompts")
+	fs.StringVar(&o.InstancePrompt, "instance-prompt", o.InstancePrompt, "diffusion: prompt of the subject's images (default \"a photo of <token> <class>\"; needed for a plain image folder)")
+	fs.StringVar(&o.ClassPrompt, "class-prompt", o.ClassPrompt, "diffusion: prompt of the class images of prior preservation (default \"a photo of <class>\")")
+	fs.IntVar(&o.Resolution, "resolution", o.Resolution, "diffusion: image size in pixels (0: 512; the tiny model 32)")
+	fs.IntVar(&o.ClassImages, "class-images", o.ClassImages, "diffusion: class images for prior preservation, generated once by the base model (0: 100; the tiny model 8)")
+	fs.Float64Var(&o.PriorWeight, "prior-weight", o.PriorWeight, "diffusion: weight of the prior-preservation loss (0: no prior preservation; default 1)")
+	fs.Float64Var(&o.Guidance, "guidance", o.Guidance, "diffusion: classifier-free guidance scale of generation (0: 7.5)")
+	fs.IntVar(&o.SampleSteps, "sample-steps", o.SampleSteps, "diffusion: sampling steps of the model's scheduler (0: 50; the tiny model 10)")
+	fs.IntVar(&o.ImagesPerPrompt, "images-per-prompt", o.ImagesPerPrompt, "diffusion: images generated per evaluation prompt (0: 4)")
+	fs.IntVar(&o.MaxPrompts, "max-prompts", o.MaxPrompts, "diffusion: evaluate on the first N prompts only (0: all 25)")
+	fs.StringVar(&o.DINOModel, "dino-model", o.DINOModel, "diffusion: DINO checkpoint for the DINO score (default facebook/dino-vits16; the tiny model: a built-in tiny ViT)")
+	fs.StringVar(&o.CLIPModel, "clip-model", o.CLIPModel, "diffusion: CLIP checkpoint for CLIP-I and CLIP-T (default openai/clip-vit-base-patch32; the tiny model: a built-in tiny CLIP)")
 	fs.Float64Var(&o.LRVectorFit, "lr-vectorfit", o.LRVectorFit, "VectorFit's learning rate (0: 10 × the task's protocol rate)")
 	fs.Float64Var(&o.LRLoRA, "lr-lora", o.LRLoRA, "LoRA's learning rate (0: the task's protocol rate)")
 	fs.Float64Var(&o.LRFullFT, "lr-fullft", o.LRFullFT, "full fine-tuning's learning rate (0: the protocol rate / 20)")

@@ -38,6 +38,9 @@ type prepared interface {
 	newTask(b built, p protocol, seed int64, predDir string) (train.Task, string, error)
 }
 
+// logger is a prepared task that reports progress of its own (class images).
+type logger interface{ setLog(io.Writer) }
+
 // built is a model with what the suite needs to feed it.
 type built struct {
 	model  models.Model
@@ -49,12 +52,14 @@ type built struct {
 // protocol is one run's training settings.
 type protocol struct {
 	epochs, batch, maxLen, warmup int
+	maxSteps, evalEvery           int  // 0: none, every epoch (the flags win)
+	constantLR                    bool // diffusers' constant schedule, else transformers' linear decay
 	lr, headLR, weightDecay       float64
 	warmupRatio                   float64        // used when warmup < 0
 	extra                         map[string]any // suite-specific settings, recorded as they are
 }
 
-var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "vision": visionSuite{}, "nlg": nlgSuite{}}
+var suites = map[string]suite{"glue": glueSuite{}, "squad": squadSuite{}, "vision": visionSuite{}, "nlg": nlgSuite{}, "diffusion": diffusionSuite{}}
 
 // runAll trains every (task, method, seed), writing one record each as it finishes: a
 // run that dies leaves the finished records intact, a rerun skips them and resumes the
@@ -78,7 +83,7 @@ func runAll(o Options, stderr io.Writer) ([]reports.Record, error) {
 func withSuiteDefaults(o Options, tasks []string) Options {
 	if o.Model == "" {
 		o.Model = map[string]string{"glue": "microsoft/deberta-v3-base", "squad": "microsoft/deberta-v3-base",
-			"vision": "google/vit-base-patch16-224", "nlg": "facebook/bart-large"}[o.Suite]
+			"vision": "google/vit-base-patch16-224", "nlg": "facebook/bart-large", "diffusion": "CompVis/stable-diffusion-v1-4"}[o.Suite]
 	}
 	if o.Data == "" {
 		switch o.Suite {
@@ -119,6 +124,12 @@ func baseProtocol(o Options, def protocol, method string) protocol {
 	p.lr = methodLR(o, method, def.lr)
 	if o.Epochs > 0 {
 		p.epochs = o.Epochs
+	}
+	if o.MaxSteps > 0 {
+		p.maxSteps = o.MaxSteps
+	}
+	if o.EvalEvery > 0 {
+		p.evalEvery = o.EvalEvery
 	}
 	if o.Batch > 0 {
 		p.batch = o.Batch

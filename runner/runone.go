@@ -91,11 +91,14 @@ func (c *command) header(task, method string, seed int64, prep prepared, p proto
 
 func hyperparameters(o Options, p protocol) map[string]any {
 	hyper := map[string]any{
-		"lr": p.lr, "head_lr": p.headLR, "epochs": p.epochs, "max_steps": o.MaxSteps, "batch": p.batch,
+		"lr": p.lr, "head_lr": p.headLR, "epochs": p.epochs, "max_steps": p.maxSteps, "batch": p.batch,
 		"max_len": p.maxLen, "warmup_steps": p.warmup, "warmup_ratio": p.warmupRatio, "weight_decay": p.weightDecay,
-		"max_grad_norm": o.MaxGradNorm, "grad_accum": o.GradAccum, "eval_every": o.EvalEvery,
+		"max_grad_norm": o.MaxGradNorm, "grad_accum": o.GradAccum, "eval_every": p.evalEvery,
 		"adam_betas": []float64{0.9, 0.999}, "adam_eps": 1e-8,
 		"schedule": "linear warm-up, linear decay", "max_train": o.MaxTrain,
+	}
+	if p.constantLR {
+		hyper["schedule"] = "linear warm-up, constant"
 	}
 	for k, v := range p.extra {
 		hyper[k] = v
@@ -126,10 +129,13 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 		{Name: "head", Params: head, LR: p.headLR, WeightDecay: p.weightDecay},
 	}, 0.9, 0.999, 1e-8)
 	cfg := train.Config{
-		Epochs: p.epochs, MaxSteps: c.o.MaxSteps, WarmupSteps: max(p.warmup, 0), WarmupRatio: p.warmupRatio, MaxGradNorm: c.o.MaxGradNorm,
-		GradAccum: c.o.GradAccum, EvalEvery: c.o.EvalEvery, Seed: rec.Seed, Log: c.stderr,
+		Epochs: p.epochs, MaxSteps: p.maxSteps, WarmupSteps: max(p.warmup, 0), WarmupRatio: p.warmupRatio, MaxGradNorm: c.o.MaxGradNorm,
+		GradAccum: c.o.GradAccum, EvalEvery: p.evalEvery, Seed: rec.Seed, Log: c.stderr,
 		WarmupHint: "pass a smaller -warmup, or -warmup-ratio 0.06 for a fraction of the run",
 		Stop:       c.stop.Load,
+	}
+	if p.constantLR {
+		cfg.Schedule = train.ConstantSchedule
 	}
 	cfg.CheckpointEvery, cfg.CheckpointInterval, _ = c.o.checkpointEvery()
 	id := identityOf(*rec)
