@@ -80,7 +80,7 @@ func (diffusionSuite) prepare(o Options, _ string) (prepared, error) {
 	case o.Data == "":
 		return nil, fmt.Errorf("the diffusion suite needs -data: a DreamBooth dataset folder with -subject, a folder of images with -instance-prompt, or synthetic")
 	}
-	if _, err := os.Stat(filepath.Join(o.Data, diffusion.PromptsFile)); err == nil {
+	if _, statErr := os.Stat(filepath.Join(o.Data, diffusion.PromptsFile)); statErr == nil {
 		if o.Subject == "" {
 			return nil, fmt.Errorf("-data %s is a DreamBooth dataset: name the subject with -subject (a folder of it, e.g. dog)", o.Data)
 		}
