@@ -4,17 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"image"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/hub"
 	"github.com/vectorfit/harness/imaging"
-	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/clip"
 	"github.com/vectorfit/harness/models/sd"
 	"github.com/vectorfit/harness/models/vit"
@@ -270,123 +267,57 @@ func loadScorers(s dreamboothSettings, dev gotch.Device) (*diffusion.Scorers, er
 	return &diffusion.Scorers{DINO: dino, CLIPImage: imageFeatures, CLIPText: textFeatures}, nil
 }
 
-// loadDINO is the DINO embedding: ViTModel's [CLS] of the last hidden state (after the
-// final LayerNorm), on pixels prepared by the checkpoint's ViTImageProcessor.
+// loadDINO loads DINO (a ViTModel checkpoint and its ViTImageProcessor), or the
+// built-in tiny ViT.
 func loadDINO(ref string, dev gotch.Device) (diffusion.ImageEmbedder, error) {
-	var m *vit.Model
-	proc := vision.ProcessorFor(tinyResolution)
 	if ref == "tiny" {
-		var err error
-		if m, err = vit.New(vit.Tiny(), tinySeed); err != nil {
-			return nil, err
-		}
-	} else {
-		dir, err := hub.FromEnv().Resolve("model", ref, []string{"config.json", "model.safetensors", "preprocessor_config.json"})
+		m, err := vit.New(vit.Tiny(), tinySeed)
 		if err != nil {
-			return nil, fmt.Errorf("-dino-model: %w", err)
-		}
-		if m, _, err = vit.Load(dir, 0, tinySeed); err != nil {
 			return nil, err
 		}
-		if proc, err = vision.LoadProcessor(filepath.Join(dir, "preprocessor_config.json")); err != nil {
-			return nil, err
-		}
+		return diffusion.DINO(m, vision.ProcessorFor(tinyResolution), dev), nil
 	}
-	m.To(dev)
-	return func(images []*imaging.RGB) ([][]float32, error) {
-		pixels := make([]float32, 0, len(images)*proc.Size())
-		for _, img := range images {
-			px := make([]float32, proc.Size())
-			if err := proc.Pixels(rgbImage(img), px); err != nil {
-				return nil, err
-			}
-			pixels = append(pixels, px...)
-		}
-		in := ts.MustOfSlice(pixels).MustView([]int64{int64(len(images)), 3, int64(proc.Height), int64(proc.Width)}, true).MustTo(dev, true)
-		defer in.MustDrop()
-		var cls *ts.Tensor
-		models.NoGrad(func() { cls = m.Encode(in).MustSelect(1, 0, true) })
-		return rows(cls), nil
-	}, nil
+	dir, err := hub.FromEnv().Resolve("model", ref, []string{"config.json", "model.safetensors", "preprocessor_config.json"})
+	if err != nil {
+		return nil, fmt.Errorf("-dino-model: %w", err)
+	}
+	m, _, err := vit.Load(dir, 0, tinySeed)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := vision.LoadProcessor(filepath.Join(dir, "preprocessor_config.json"))
+	if err != nil {
+		return nil, err
+	}
+	return diffusion.DINO(m, proc, dev), nil
 }
 
-// loadCLIP is CLIPModel's projected image and text features.
+// loadCLIP loads CLIP (a CLIPModel checkpoint with its tokenizer), or the built-in
+// tiny one.
 func loadCLIP(ref string, dev gotch.Device) (diffusion.ImageEmbedder, diffusion.TextEmbedder, error) {
-	var m *clip.Model
-	var tok *clip.Tokenizer
 	proc := clip.DefaultImageProcessor()
 	if ref == "tiny" {
-		tok = clip.CharTokenizer(77)
-		var err error
-		if m, err = clip.New(clip.Tiny(tok.VocabSize()), tinySeed); err != nil {
+		tok := clip.CharTokenizer(77)
+		m, err := clip.New(clip.Tiny(tok.VocabSize()), tinySeed)
+		if err != nil {
 			return nil, nil, err
 		}
 		proc.ShortestEdge, proc.CropHeight, proc.CropWidth = tinyResolution, tinyResolution, tinyResolution
-	} else {
-		dir, err := hub.FromEnv().Resolve("model", ref, []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"})
-		if err != nil {
-			return nil, nil, fmt.Errorf("-clip-model: %w", err)
-		}
-		if m, _, err = clip.Load(dir); err != nil {
-			return nil, nil, err
-		}
-		if tok, err = clip.LoadTokenizer(dir); err != nil {
-			return nil, nil, err
-		}
+		images, texts := diffusion.CLIP(m, tok, proc, dev)
+		return images, texts, nil
 	}
-	m.To(dev)
-	images := func(imgs []*imaging.RGB) ([][]float32, error) {
-		goImgs := make([]image.Image, len(imgs))
-		for i, img := range imgs {
-			goImgs[i] = rgbImage(img)
-		}
-		px, err := proc.PixelValues(goImgs)
-		if err != nil {
-			return nil, err
-		}
-		px = px.MustTo(dev, true)
-		defer px.MustDrop()
-		var f *ts.Tensor
-		models.NoGrad(func() { f = m.ImageFeatures(px) })
-		return rows(f), nil
+	dir, err := hub.FromEnv().Resolve("model", ref, []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("-clip-model: %w", err)
 	}
-	texts := func(prompts []string) ([][]float32, error) {
-		var ids, mask []int64
-		for _, p := range prompts {
-			i, k := tok.EncodePadded(p)
-			ids, mask = append(ids, i...), append(mask, k...)
-		}
-		shape := []int64{int64(len(prompts)), int64(tok.MaxLength)}
-		in := ts.MustOfSlice(ids).MustView(shape, true).MustTo(dev, true)
-		msk := ts.MustOfSlice(mask).MustView(shape, true).MustTo(dev, true)
-		defer in.MustDrop()
-		defer msk.MustDrop()
-		var f *ts.Tensor
-		models.NoGrad(func() { f = m.TextFeatures(in, msk) })
-		return rows(f), nil
+	m, _, err := clip.Load(dir)
+	if err != nil {
+		return nil, nil, err
 	}
+	tok, err := clip.LoadTokenizer(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	images, texts := diffusion.CLIP(m, tok, proc, dev)
 	return images, texts, nil
-}
-
-// rows copies a batch × d tensor to Go and drops it.
-func rows(t *ts.Tensor) [][]float32 {
-	cpu := t.MustTo(gotch.CPU, true).MustContiguous(true)
-	defer cpu.MustDrop()
-	size := cpu.MustSize()
-	vals := cpu.Vals().([]float32)
-	out := make([][]float32, size[0])
-	for i := range out {
-		out[i] = vals[int64(i)*size[1] : int64(i+1)*size[1]]
-	}
-	return out
-}
-
-// rgbImage wraps an 8-bit RGB image as an image.Image for the processors.
-func rgbImage(m *imaging.RGB) image.Image {
-	out := image.NewNRGBA(image.Rect(0, 0, m.W, m.H))
-	for i := range m.W * m.H {
-		copy(out.Pix[4*i:4*i+3], m.Pix[3*i:3*i+3])
-		out.Pix[4*i+3] = 255
-	}
-	return out
 }

@@ -33,6 +33,30 @@ func (s *Sampling) Generate(prompt string, n int, seed int64) ([]*imaging.RGB, e
 }
 
 func (s *Sampling) generate(prompt string, n int, seed int64) ([]*imaging.RGB, error) {
+	latents := s.initialLatents(n, seed)
+	defer latents.MustDrop()
+	pixels, err := s.denoise(prompt, latents)
+	if err != nil {
+		return nil, err
+	}
+	defer pixels.MustDrop()
+	return toImages(pixels)
+}
+
+// GenerateFrom is Generate from given Gaussian latents (n × channels × h × w, on the
+// model's device) instead of drawn ones, as StableDiffusionPipeline's latents=
+// argument: they are scaled by the sampler's initial sigma, sampled with guidance and
+// decoded. It returns the decoder's pixels (n × 3 × H × W in [−1, 1]; ToImage makes
+// the 8-bit images). Runs under no-grad.
+func (s *Sampling) GenerateFrom(prompt string, latents *ts.Tensor) (*ts.Tensor, error) {
+	var out *ts.Tensor
+	var err error
+	models.NoGrad(func() { out, err = s.denoise(prompt, latents) })
+	return out, err
+}
+
+// denoise is the guided sampler from initial latents, then the VAE's decoder.
+func (s *Sampling) denoise(prompt string, initial *ts.Tensor) (*ts.Tensor, error) {
 	if s.emptyCond == nil {
 		var err error
 		if s.emptyCond, err = s.Pipe.Text.EncodePrompts([]string{""}); err != nil {
@@ -44,35 +68,31 @@ func (s *Sampling) generate(prompt string, n int, seed int64) ([]*imaging.RGB, e
 		return nil, err
 	}
 	defer cond.MustDrop()
+	n := initial.MustSize()[0]
 	// Unconditional rows first, as the diffusers pipeline concatenates them.
-	uncond, text := s.emptyCond.MustRepeat([]int64{int64(n), 1, 1}, false), cond.MustRepeat([]int64{int64(n), 1, 1}, false)
+	uncond, text := s.emptyCond.MustRepeat([]int64{n, 1, 1}, false), cond.MustRepeat([]int64{n, 1, 1}, false)
 	both := ts.MustCat([]*ts.Tensor{uncond, text}, 0)
 	uncond.MustDrop()
 	text.MustDrop()
 	defer both.MustDrop()
-	latents := s.initialLatents(n, seed)
-	predict := func(x *ts.Tensor, t int64) (*ts.Tensor, error) { return s.guided(x, t, both, n) }
+	latents := initial.MustMulScalar(ts.FloatScalar(s.Pipe.Sampler.InitNoiseSigma()), false)
+	predict := func(x *ts.Tensor, t int64) (*ts.Tensor, error) { return s.guided(x, t, both, int(n)) }
 	final, err := s.Pipe.Sampler.Sample(latents, predict)
 	latents.MustDrop()
 	if err != nil {
 		return nil, err
 	}
-	pixels, err := s.Pipe.VAE.DecodeLatents(final)
-	final.MustDrop()
-	if err != nil {
-		return nil, err
-	}
-	defer pixels.MustDrop()
-	return toImages(pixels)
+	defer final.MustDrop()
+	return s.Pipe.VAE.DecodeLatents(final)
 }
 
-// initialLatents are n Gaussian latents drawn on the CPU from seed, scaled by the
-// sampler's initial sigma, on the model's device.
+// initialLatents are n Gaussian latents drawn on the CPU from seed, on the model's
+// device.
 func (s *Sampling) initialLatents(n int, seed int64) *ts.Tensor {
 	side := int64(s.Resolution) / s.Pipe.LatentFactor
 	torchx.ManualSeed(seed)
 	x := ts.MustRandn([]int64{int64(n), s.Pipe.LatentChannels, side, side}, gotch.Float, gotch.CPU)
-	return x.MustMulScalar(ts.FloatScalar(s.Pipe.Sampler.InitNoiseSigma()), true).MustTo(s.Device, true)
+	return x.MustTo(s.Device, true)
 }
 
 // guided is one classifier-free-guided prediction for n latents.
