@@ -49,6 +49,14 @@ type Stateful interface {
 	LoadState(tensors map[string]*ts.Tensor, meta json.RawMessage) error
 }
 
+// Regularizer is a method whose training loss has a term of its own, e.g. AdaLoRA's
+// orthogonality penalty on P and Q. The runner passes Regularization to the engine
+// (train.Config.Regularization), which adds it to every micro-batch's loss; the
+// returned scalar carries the graph, and the engine drops it.
+type Regularizer interface {
+	Regularization() (*ts.Tensor, error)
+}
+
 // Delta is the update of one adapted matrix.
 type Delta struct {
 	Name string

@@ -24,6 +24,20 @@ func NewOptions(method string, kv map[string]string) *Options {
 	return &Options{Method: method, values: kv, read: map[string]bool{}}
 }
 
+// With sets the preset keys over the given ones (an ablation's fixed settings) and
+// returns o.
+func (o *Options) With(preset map[string]string) *Options {
+	merged := make(map[string]string, len(o.values)+len(preset))
+	for k, v := range o.values {
+		merged[k] = v
+	}
+	for k, v := range preset {
+		merged[k] = v
+	}
+	o.values = merged
+	return o
+}
+
 func (o *Options) get(key string) (string, bool) {
 	o.read[key] = true
 	v, ok := o.values[key]

@@ -6,6 +6,7 @@ package models
 import (
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -134,11 +135,26 @@ func (l *Linear) Spec() LinearSpec {
 // shapes of its adaptable linears.
 type Shape struct {
 	BaseParams int64 // parameters of the base model, head excluded
+	// BaseBiases is how many of them are bias entries (IsBias): linears' and
+	// LayerNorms' alike, what BitFit trains.
+	BaseBiases int64
 	Linears    []LinearSpec
 }
 
 // ShapeOf reads a built model's shape.
-func ShapeOf(m Model) Shape { return Shape{BaseParams: BaseNumel(m), Linears: Specs(m.Linears())} }
+func ShapeOf(m Model) Shape {
+	s := Shape{BaseParams: BaseNumel(m), Linears: Specs(m.Linears())}
+	for _, p := range m.Params() {
+		if !p.Head && IsBias(p.Name) {
+			s.BaseBiases += p.Numel()
+		}
+	}
+	return s
+}
+
+// IsBias says whether a parameter is a bias vector by its Hugging Face name: a linear's
+// or a LayerNorm's "….bias" (and DeBERTa-v1's "q_bias", "v_bias").
+func IsBias(name string) bool { return strings.HasSuffix(name, "bias") }
 
 // Specs returns the shapes of layers.
 func Specs(ls []*Linear) []LinearSpec {

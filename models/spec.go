@@ -45,6 +45,9 @@ func ShapeOfSpecs(specs []ParamSpec, linears []LinearSpec) Shape {
 	for _, p := range specs {
 		if !p.Head {
 			s.BaseParams += Numel(p.Shape)
+			if IsBias(p.Name) {
+				s.BaseBiases += Numel(p.Shape)
+			}
 		}
 	}
 	return s

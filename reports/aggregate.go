@@ -15,9 +15,11 @@ import (
 // alphabetically.
 var glueOrder = []string{"cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte"}
 
-// methodOrder puts the paper's methods first, in its row order; others follow
-// alphabetically.
-var methodOrder = []string{"vectorfit", "lora", "fullft"}
+// methodOrder puts the harness's three first methods first, then the paper's
+// baselines in its table's order (PiSSA and DoRA, which the paper does not test, after
+// LoRA's family), then VectorFit's ablations; others follow alphabetically.
+var methodOrder = []string{"vectorfit", "lora", "fullft", "bitfit", "hadapter", "padapter", "adalora", "pissa", "dora", "svft",
+	"vectorfit-noavf", "vectorfit-random", "vectorfit-sigma", "vectorfit-bias", "vectorfit-attn", "vectorfit-ffn"}
 
 var taskNames = map[string]string{
 	"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
@@ -25,7 +27,15 @@ var taskNames = map[string]string{
 	"xsum": "XSum", "cnndailymail": "CNN/DM",
 }
 
-var methodNames = map[string]string{"vectorfit": "VectorFit", "lora": "LoRA", "fullft": "Full FT"}
+var methodNames = map[string]string{"vectorfit": "VectorFit", "lora": "LoRA", "fullft": "Full FT",
+	"bitfit": "BitFit", "adalora": "AdaLoRA", "svft": "SVFT", "hadapter": "Adapter^H", "padapter": "Adapter^P",
+	"pissa": "PiSSA", "dora": "DoRA",
+	// The VectorFit paper's ablations (methods/registry.Ablations), as its ablation
+	// table names them.
+	"vectorfit-noavf": "VectorFit w/o AVF", "vectorfit-random": "VectorFit (random freezing)",
+	"vectorfit-sigma": "VectorFit (Σ only)", "vectorfit-bias": "VectorFit (bias only)",
+	"vectorfit-attn": "VectorFit (attention)", "vectorfit-ffn": "VectorFit (FFN)",
+}
 
 // normTask lets "SST-2", "sst_2" and "sst2" find the same place and display name.
 func normTask(t string) string {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -79,6 +80,10 @@ type Options struct {
 	LRFullFT     float64 `json:"lr-fullft"`
 	VectorFitOpt string  `json:"vectorfit"`
 	LoRAOpt      string  `json:"lora"`
+	// The other methods' options and learning rates, by method name (-bitfit
+	// biases=all, -lr-bitfit 1e-3).
+	MethodOpts map[string]string  `json:"method-options"`
+	MethodLR   map[string]float64 `json:"method-lr"`
 
 	// Keeping work: checkpoints, skipping finished runs, failures.
 	CheckpointEvery string `json:"checkpoint-every"` // optimizer steps ("500") or wall time ("5m")
@@ -103,6 +108,7 @@ func defaultOptions() Options {
 		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
 		SyntheticN: 512, SyntheticDev: 256, WeightDecay: -1, ClsDropout: -1, Warmup: -1,
 		CheckpointEvery: "5m", MaxPixels: vision.DefaultMaxPixels, Token: "sks", PriorWeight: -1,
+		MethodOpts: map[string]string{}, MethodLR: map[string]float64{},
 	}
 }
 
@@ -171,6 +177,29 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.LRFullFT, "lr-fullft", o.LRFullFT, "full fine-tuning's learning rate (0: the protocol rate / 20)")
 	fs.StringVar(&o.VectorFitOpt, "vectorfit", o.VectorFitOpt, "VectorFit options, e.g. k=4,interval=100,targets=query+value,bias=true,avf=avf|none|random,strength=l1|l1-size,forward=auto")
 	fs.StringVar(&o.LoRAOpt, "lora", o.LoRAOpt, "LoRA options, e.g. r=8,alpha=16,dropout=0.05,targets=all")
+	for _, m := range otherMethods {
+		fs.Func(m.name, m.title+" options, e.g. "+m.example, func(v string) error { o.MethodOpts[m.name] = v; return nil })
+		fs.Func("lr-"+m.name, fmt.Sprintf("%s's learning rate (0: %s)", m.title, lrDefault(m.name)), func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+				return fmt.Errorf("want a learning rate ≥ 0")
+			}
+			o.MethodLR[m.name] = f
+			return nil
+		})
+	}
+}
+
+// otherMethods are the methods beyond VectorFit, LoRA and full fine-tuning, each with
+// an options flag and a learning-rate flag of its name.
+var otherMethods = []struct{ name, title, example string }{
+	{"bitfit", "BitFit", "biases=all|query+intermediate"},
+	{"adalora", "AdaLoRA", "init_r=12,target_r=8,tinit=200,tfinal=1000,deltaT=10,orth_reg_weight=0.5"},
+	{"svft", "SVFT", "pattern=plain|banded|random|top_k,off_diag=2"},
+	{"hadapter", "Houlsby adapter", "reduction_factor=16"},
+	{"padapter", "Pfeiffer adapter", "reduction_factor=16"},
+	{"pissa", "PiSSA", "r=8,alpha=8"},
+	{"dora", "DoRA", "r=8,alpha=16"},
 }
 
 // parseOptions reads flags, and -config under them.

@@ -152,43 +152,58 @@ func baseProtocol(o Options, def protocol, method string) protocol {
 	return p
 }
 
+// lrRatio is a method's default learning rate relative to the task's LoRA-family rate
+// (SPEC §4 gives the LoRA-family rate; the others are ours, documented in the README):
+// vectors of singular values and SVFT's few coefficients move 10× faster, full
+// fine-tuning 20× slower; the rest train at the LoRA-family rate.
+var lrRatio = map[string]float64{"vectorfit": 10, "svft": 10, "fullft": 1.0 / 20}
+
+// lrDefault says a method's default rate in words, for -help.
+func lrDefault(method string) string {
+	if r, ok := lrRatio[method]; ok && r != 1 {
+		if r > 1 {
+			return fmt.Sprintf("%g × the task's protocol rate", r)
+		}
+		return fmt.Sprintf("the task's protocol rate / %g", 1/r)
+	}
+	return "the task's protocol rate"
+}
+
 // methodLR is the learning rate of a method: -lr if set, else its own flag, else its
-// default relative to the task's LoRA-family rate (SPEC §4: keep the lr per method).
+// default relative to the task's LoRA-family rate. An ablation of VectorFit takes
+// VectorFit's.
 func methodLR(o Options, method string, taskLR float64) float64 {
 	if o.LR > 0 {
 		return o.LR
 	}
-	switch method {
-	case "vectorfit":
-		if o.LRVectorFit > 0 {
-			return o.LRVectorFit
-		}
-		return 10 * taskLR
-	case "fullft":
-		if o.LRFullFT > 0 {
-			return o.LRFullFT
-		}
-		return taskLR / 20
+	method = registry.Base(method)
+	own := map[string]float64{"vectorfit": o.LRVectorFit, "lora": o.LRLoRA, "fullft": o.LRFullFT}[method]
+	if v := o.MethodLR[method]; v > 0 {
+		own = v
 	}
-	if o.LRLoRA > 0 {
-		return o.LRLoRA
+	if own > 0 {
+		return own
+	}
+	if r, ok := lrRatio[method]; ok {
+		return r * taskLR
 	}
 	return taskLR
 }
 
 func newMethod(o Options, name string, seed int64) (methods.Method, error) {
-	var raw string
-	switch name {
+	base := registry.Base(name)
+	raw := o.MethodOpts[base]
+	switch base {
 	case "vectorfit":
 		raw = o.VectorFitOpt
 	case "lora":
 		raw = o.LoRAOpt
 	}
-	kv, err := methodOptions(name, raw)
+	kv, err := methodOptions(base, raw)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := kv["seed"]; !ok && name != "fullft" {
+	if _, ok := kv["seed"]; !ok {
 		kv["seed"] = fmt.Sprint(seed)
 	}
 	return registry.New(name, kv)

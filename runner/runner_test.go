@@ -85,7 +85,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 		want string
 	}{
 		{[]string{"-task", "rtee"}, "rtee"},
-		{[]string{"-method", "bitfit"}, `unknown method "bitfit"`},
+		{[]string{"-method", "prefix"}, `unknown method "prefix"`},
 		{[]string{"-vectorfit", "kk=2"}, "vectorfit has no option kk"},
 		{[]string{"-seeds", "0"}, "-seeds"},
 		{[]string{"-config", cfg}, "epochz"},

@@ -137,6 +137,9 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 	if p.constantLR {
 		cfg.Schedule = train.ConstantSchedule
 	}
+	if err := scheduleMethod(meth, tt, &cfg); err != nil {
+		return err
+	}
 	cfg.CheckpointEvery, cfg.CheckpointInterval, _ = c.o.checkpointEvery()
 	id := identityOf(*rec)
 	cfg.Checkpoint = func(cp train.Checkpoint) error { return saveCheckpoint(ck, id, cp, meth) }
@@ -191,4 +194,25 @@ func orNone(diff string) string {
 		return "no setting differs by value: an older record without a settings hash?"
 	}
 	return diff
+}
+
+// scheduleMethod gives a method what it needs of the run beyond its layers: a loss
+// term of its own (AdaLoRA's orthogonality penalty) and the run's length (AdaLoRA's
+// budget schedule, when total_step is not given).
+func scheduleMethod(meth methods.Method, tt train.Task, cfg *train.Config) error {
+	if rg, ok := meth.(methods.Regularizer); ok {
+		cfg.Regularization = rg.Regularization
+	}
+	sized, ok := meth.(interface {
+		TotalStep() int
+		SetTotalStep(int) error
+	})
+	if !ok || sized.TotalStep() > 0 {
+		return nil
+	}
+	batches, err := tt.Batches(0)
+	if err != nil {
+		return err
+	}
+	return sized.SetTotalStep(train.TotalSteps(*cfg, len(batches)))
 }

@@ -38,7 +38,9 @@ type Scores struct {
 }
 
 // Hook is called after every optimizer step (1-based count), before the next forward
-// pass. Methods use it, e.g. Adaptive Vector Freezing re-ranks and freezes vectors.
+// pass and before the gradients are zeroed: a hook sees the step's (clipped) gradients
+// in .grad, as PEFT's AdaLoRA update_and_allocate must ("after optimizer.step(), before
+// zero_grad()"). Methods use it, e.g. Adaptive Vector Freezing re-ranks and freezes vectors.
 type Hook func(step int) error
 
 // Config is the loop's hyperparameters (SPEC §4).
@@ -81,6 +83,10 @@ type Config struct {
 	// OnBest is called after an evaluation that is the best so far, with the model in
 	// that state (e.g. to save the trainable parameters).
 	OnBest func(Eval) error
+	// Regularization, when set, is added to every micro-batch's training loss (before
+	// the division by the micro-batches in the step), e.g. AdaLoRA's orthogonality
+	// penalty; the caller sets it from a method that is a methods.Regularizer.
+	Regularization func() (*ts.Tensor, error)
 	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
 	// is given uses these, so that a run's record cannot disagree with its training.
 	Beta1, Beta2, Eps float64
@@ -126,7 +132,7 @@ const gcEvery = 50
 
 // Run trains task with opt: for each epoch, for each batch, loss ÷ (micro-batches in
 // the step) and backward; every GradAccum micro-batches clip, opt.Step with the linear
-// schedule, ZeroGrad and the hooks in order; evaluation as configured, in eval mode and
+// schedule, the hooks in order and ZeroGrad; evaluation as configured, in eval mode and
 // under no-grad. An epoch whose batch count is not a multiple of GradAccum ends with a
 // shorter step (as Hugging Face's Trainer), whose loss is divided by its own length so
 // that it still averages its micro-batches. Errors stop the run; they carry the step,
@@ -213,12 +219,19 @@ type runner struct {
 	res            Result
 }
 
-func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch int) *runner {
-	total := cfg.MaxSteps
-	if total <= 0 {
-		perEpoch := (batchesPerEpoch + cfg.GradAccum - 1) / cfg.GradAccum
-		total = cfg.Epochs * perEpoch
+// TotalSteps is the number of optimizer steps Run makes with cfg on a task of
+// batchesPerEpoch batches per epoch (what a method that schedules itself, AdaLoRA's
+// budget, needs before training).
+func TotalSteps(cfg Config, batchesPerEpoch int) int {
+	if cfg.MaxSteps > 0 {
+		return cfg.MaxSteps
 	}
+	accum := max(cfg.GradAccum, 1)
+	return cfg.Epochs * ((batchesPerEpoch + accum - 1) / accum)
+}
+
+func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch int) *runner {
+	total := TotalSteps(cfg, batchesPerEpoch)
 	return &runner{
 		cfg: cfg, task: task, opt: opt, hooks: hooks,
 		params:   allParams(opt.Groups()),
@@ -369,7 +382,6 @@ func (r *runner) optimizerStep(micro []any) error {
 		clipTo(r.params, r.cfg.MaxGradNorm, gradNorm)
 	}
 	r.opt.Step(r.schedule()(r.step, r.warmup, r.total))
-	r.opt.ZeroGrad()
 	r.step++
 	r.lossSum += loss
 	r.lossSteps++
@@ -378,6 +390,7 @@ func (r *runner) optimizerStep(micro []any) error {
 			return fmt.Errorf("train: hook after step %d: %w", r.step, err)
 		}
 	}
+	r.opt.ZeroGrad() // after the hooks, which may read the gradients
 	if r.step%gcEvery == 0 {
 		runtime.GC()
 	}
@@ -391,7 +404,7 @@ func (r *runner) optimizerStep(micro []any) error {
 func (r *runner) accumulate(micro []any) (float64, error) {
 	var sum float64
 	for _, b := range micro {
-		loss, err := r.task.Loss(b)
+		loss, err := r.loss(b)
 		if err != nil {
 			return 0, fmt.Errorf("train: loss at step %d: %w", r.step+1, err)
 		}
@@ -402,6 +415,21 @@ func (r *runner) accumulate(micro []any) (float64, error) {
 		sum += v
 	}
 	return sum, nil
+}
+
+// loss is the task's loss of one batch plus Config.Regularization, if set.
+func (r *runner) loss(b any) (*ts.Tensor, error) {
+	loss, err := r.task.Loss(b)
+	if err != nil || r.cfg.Regularization == nil {
+		return loss, err
+	}
+	reg, err := r.cfg.Regularization()
+	if err != nil {
+		loss.MustDrop()
+		return nil, fmt.Errorf("regularization: %w", err)
+	}
+	defer reg.MustDrop()
+	return loss.MustAdd(reg, true), nil
 }
 
 // backward back-propagates loss/n, drops the loss (and so its graph), and returns loss/n.

@@ -23,6 +23,10 @@ type Config struct {
 	Dropout float64 // lora_dropout, on the adapter's input only
 	Targets []models.LayerType
 	Seed    uint64 // draws A
+	// Init, when set, gives each target layer's A (r×in) and B (out×r) in place of the
+	// Kaiming-uniform A and zero B; it may rewrite the layer's frozen weight (PiSSA keeps
+	// the residual W − scaling·B·A there). Seed is then unused.
+	Init func(l *models.Linear, r int64, scaling float64) (a, b *ts.Tensor, err error)
 }
 
 // DefaultConfig is r = 8, α = 16, dropout 0.05 on all six linears.
@@ -87,13 +91,20 @@ func (lo *LoRA) Apply(m models.Model) error {
 		bound := 1 / math.Sqrt(float64(l.In()))
 		ly := &Layer{
 			linear:  l,
-			A:       models.Uniform(rng, -bound, bound, lo.cfg.R, l.In()).MustTotype(l.Weight.DType(), true),
-			B:       ts.MustZeros([]int64{l.Out(), lo.cfg.R}, l.Weight.DType(), l.Weight.MustDevice()),
 			alpha:   lo.cfg.Alpha,
 			scaling: lo.cfg.Alpha / float64(lo.cfg.R),
 			dropout: lo.cfg.Dropout,
 		}
-		ly.A = ly.A.MustTo(l.Weight.MustDevice(), true)
+		if lo.cfg.Init != nil {
+			a, b, err := lo.cfg.Init(l, lo.cfg.R, ly.scaling)
+			if err != nil {
+				return err
+			}
+			ly.A, ly.B = a, b
+		} else {
+			ly.A = models.Uniform(rng, -bound, bound, lo.cfg.R, l.In()).MustTotype(l.Weight.DType(), true).MustTo(l.Weight.MustDevice(), true)
+			ly.B = ts.MustZeros([]int64{l.Out(), lo.cfg.R}, l.Weight.DType(), l.Weight.MustDevice())
+		}
 		ly.A.MustRequiresGrad_(true)
 		ly.B.MustRequiresGrad_(true)
 		l.Adapter = ly
@@ -183,6 +194,9 @@ func (lo *LoRA) Merge() {
 // Layers returns the adapted layers.
 func (lo *LoRA) Layers() []*Layer { return lo.layers }
 
+// Linear is the linear layer ly adapts.
+func (ly *Layer) Linear() *models.Linear { return ly.linear }
+
 // Describe implements methods.Method.
 func (lo *LoRA) Describe() string {
 	if lo.peftDir != "" {
@@ -201,3 +215,7 @@ func (lo *LoRA) Settings() map[string]any {
 
 // trainHead makes the task head trainable, as for every method.
 func trainHead(m models.Model) []train.Param { return methods.TrainHead(m) }
+
+// Scaling is the factor of B·A in ΔW: α/r (α/√r with rsLoRA). Exported for
+// methods/dora, which builds DoRA on LoRA's A and B.
+func (ly *Layer) Scaling() float64 { return ly.scaling }

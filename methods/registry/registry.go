@@ -8,8 +8,15 @@ import (
 	"strings"
 
 	"github.com/vectorfit/harness/methods"
+	"github.com/vectorfit/harness/methods/adalora"
+	"github.com/vectorfit/harness/methods/bitfit"
+	"github.com/vectorfit/harness/methods/dora"
 	"github.com/vectorfit/harness/methods/fullft"
+	"github.com/vectorfit/harness/methods/hadapter"
 	"github.com/vectorfit/harness/methods/lora"
+	"github.com/vectorfit/harness/methods/padapter"
+	"github.com/vectorfit/harness/methods/pissa"
+	"github.com/vectorfit/harness/methods/svft"
 	"github.com/vectorfit/harness/methods/vectorfit"
 )
 
@@ -18,9 +25,10 @@ var factories = map[string]func(o *methods.Options) (methods.Method, error){
 	"vectorfit": func(o *methods.Options) (methods.Method, error) {
 		d := vectorfit.DefaultConfig()
 		return vectorfit.New(vectorfit.Config{
-			Targets:   o.LayerTypes("targets", d.Targets),
-			TrainBias: o.Bool("bias", d.TrainBias),
-			Forward:   o.String("forward", d.Forward),
+			Targets:     o.LayerTypes("targets", d.Targets),
+			TrainBias:   o.Bool("bias", d.TrainBias),
+			FreezeSigma: !o.Bool("sigma", !d.FreezeSigma),
+			Forward:     o.String("forward", d.Forward),
 			AVF: vectorfit.AVFConfig{
 				Mode:     o.String("avf", d.AVF.Mode),
 				K:        o.Int("k", d.AVF.K),
@@ -42,7 +50,43 @@ var factories = map[string]func(o *methods.Options) (methods.Method, error){
 			Seed:    uint64(o.Int("seed", 0)),
 		})
 	},
-	"fullft": func(*methods.Options) (methods.Method, error) { return fullft.New(), nil },
+	"fullft":   func(*methods.Options) (methods.Method, error) { return fullft.New(), nil },
+	"bitfit":   bitfit.Factory,
+	"pissa":    pissa.Factory,
+	"dora":     dora.Factory,
+	"hadapter": hadapter.Factory,
+	"padapter": padapter.Factory,
+	"svft":     svft.Factory,
+	"adalora":  adalora.Factory,
+}
+
+// Ablations are the VectorFit paper's ablations, each a method name of its own so that
+// one -method list runs them and the report shows each as its own row, named as the
+// paper names it (reports.MethodLabel): VectorFit with the preset options, which win
+// over the same keys given by -vectorfit.
+var Ablations = map[string]map[string]string{
+	"vectorfit-noavf":  {"avf": "none"},
+	"vectorfit-random": {"avf": "random"},
+	"vectorfit-sigma":  {"bias": "false"},
+	"vectorfit-bias":   {"sigma": "false"},
+	"vectorfit-attn":   {"targets": "query+key+value+attn_out"},
+	"vectorfit-ffn":    {"targets": "ffn_up+ffn_down"},
+}
+
+func init() {
+	for name, preset := range Ablations {
+		factories[name] = func(o *methods.Options) (methods.Method, error) {
+			return factories["vectorfit"](o.With(preset))
+		}
+	}
+}
+
+// Base is the method an ablation varies ("vectorfit-noavf" → "vectorfit"), or name.
+func Base(name string) string {
+	if _, ok := Ablations[name]; ok {
+		return "vectorfit"
+	}
+	return name
 }
 
 // Names lists the registered methods.
@@ -62,6 +106,7 @@ func New(name string, kv map[string]string) (methods.Method, error) {
 		return nil, fmt.Errorf("unknown method %q, want one of %s", name, strings.Join(Names(), ", "))
 	}
 	o := methods.NewOptions(name, kv)
+	o.Int("seed", 0) // every method accepts the run's seed (marked read: an unseeded one ignores it)
 	m, err := f(o)
 	if oerr := o.Err(); oerr != nil {
 		return nil, oerr

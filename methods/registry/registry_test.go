@@ -22,7 +22,13 @@ func TestNewResolvesAndChecksOptions(t *testing.T) {
 		{"vectorfit", map[string]string{"targets": "query+mlp"}, "want all or layer types", ""},
 		{"vectorfit", map[string]string{"avf": "sometimes"}, `avf mode "sometimes"`, ""},
 		{"lora", map[string]string{"r": "0"}, "r = 0", ""},
-		{"adalora", nil, `unknown method "adalora"`, ""},
+		{"prefix", nil, `unknown method "prefix"`, ""},
+		// The ablations are VectorFit with preset options, which win over given ones.
+		{"vectorfit-noavf", map[string]string{"avf": "random"}, "", "vectorfit(targets=all, bias, no avf)"},
+		{"vectorfit-bias", nil, "", "vectorfit(targets=all, bias only, no singular values, avf k=4 every 100 (l1))"},
+		{"vectorfit-ffn", map[string]string{"k": "2"}, "", "vectorfit(targets=ffn_up+ffn_down, bias, avf k=2 every 100 (l1))"},
+		{"vectorfit", map[string]string{"sigma": "false", "bias": "false"}, "train nothing", ""},
+		{"bitfit", map[string]string{"seed": "3"}, "", "bitfit(biases=all)"},
 	}
 	for _, tt := range tests {
 		m, err := New(tt.name, tt.opts)
@@ -47,7 +53,7 @@ func TestParseList(t *testing.T) {
 	if err != nil || strings.Join(got, " ") != "vectorfit lora fullft" {
 		t.Errorf("ParseList = %v, %v", got, err)
 	}
-	if _, err := ParseList("vectorfit,bitfit"); err == nil || !strings.Contains(err.Error(), `"bitfit"`) {
+	if _, err := ParseList("vectorfit,prefix"); err == nil || !strings.Contains(err.Error(), `"prefix"`) {
 		t.Errorf("ParseList with an unknown method: %v", err)
 	}
 }

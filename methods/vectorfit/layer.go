@@ -35,7 +35,7 @@ type Layer struct {
 
 // newLayer decomposes l's weight in float64 (SPEC §1: "computed in float64, then stored
 // in the model's dtype") and takes over its forward pass.
-func newLayer(l *models.Linear, trainBias bool, forward string) (*Layer, error) {
+func newLayer(l *models.Linear, trainSigma, trainBias bool, forward string) (*Layer, error) {
 	svd, err := linalg.ThinSVD(l.Weight)
 	if err != nil {
 		return nil, fmt.Errorf("vectorfit: %s: %w", l.Name, err)
@@ -52,7 +52,7 @@ func newLayer(l *models.Linear, trainBias bool, forward string) (*Layer, error) 
 	}
 	ly.Ut, ly.Vt = ly.U.MustT(false), ly.V.MustT(false)
 	ly.s0 = ly.singularValues.MustDetachCopy(false)
-	ly.singularValues.MustRequiresGrad_(true)
+	ly.singularValues.MustRequiresGrad_(trainSigma)
 	if l.Bias != nil {
 		ly.b0 = l.Bias.MustDetachCopy(false)
 		l.Bias.MustRequiresGrad_(trainBias)

@@ -17,6 +17,8 @@ type Config struct {
 	Targets []models.LayerType
 	// TrainBias trains the bias vector of every adapted layer besides its singular values.
 	TrainBias bool
+	// FreezeSigma keeps the singular values fixed: biases only, the paper's ablation.
+	FreezeSigma bool
 	// Forward is Auto, Rebuild or Factored.
 	Forward string
 	AVF     AVFConfig
@@ -45,6 +47,9 @@ func New(cfg Config) (*VectorFit, error) {
 	if err := cfg.AVF.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.FreezeSigma && !cfg.TrainBias {
+		return nil, fmt.Errorf("vectorfit: sigma=false and bias=false train nothing, want at least one")
+	}
 	return &VectorFit{cfg: cfg}, nil
 }
 
@@ -62,7 +67,7 @@ func (vf *VectorFit) Apply(m models.Model) error {
 		return fmt.Errorf("vectorfit: the model has no linear layer of types %v", vf.cfg.Targets)
 	}
 	for _, l := range targets {
-		ly, err := newLayer(l, vf.cfg.TrainBias, vf.cfg.Forward)
+		ly, err := newLayer(l, !vf.cfg.FreezeSigma, vf.cfg.TrainBias, vf.cfg.Forward)
 		if err != nil {
 			return err
 		}
@@ -77,7 +82,9 @@ func (vf *VectorFit) Apply(m models.Model) error {
 func (vf *VectorFit) vectors() []vector {
 	var vs []vector
 	for _, ly := range vf.layers {
-		vs = append(vs, vector{name: ly.linear.Name + ".singular_values", t: ly.singularValues, t0: ly.s0})
+		if !vf.cfg.FreezeSigma {
+			vs = append(vs, vector{name: ly.linear.Name + ".singular_values", t: ly.singularValues, t0: ly.s0})
+		}
 		if vf.cfg.TrainBias && ly.bias != nil {
 			vs = append(vs, vector{name: ly.linear.Name + ".bias", t: ly.bias, t0: ly.b0})
 		}
@@ -116,7 +123,9 @@ func (vf *VectorFit) Deltas() ([]methods.Delta, error) {
 func (vf *VectorFit) CountAdapter(s models.Shape) int64 {
 	var n int64
 	for _, l := range methods.Targets(s.Linears, vf.cfg.Targets) {
-		n += min(l.Out, l.In)
+		if !vf.cfg.FreezeSigma {
+			n += min(l.Out, l.In)
+		}
 		if vf.cfg.TrainBias && l.Bias {
 			n += l.Out
 		}
@@ -153,17 +162,20 @@ func (vf *VectorFit) Frozen() []string {
 
 // Describe implements methods.Method.
 func (vf *VectorFit) Describe() string {
-	bias := "no bias"
-	if vf.cfg.TrainBias {
-		bias = "bias"
+	trains := "bias"
+	switch {
+	case vf.cfg.FreezeSigma:
+		trains = "bias only, no singular values"
+	case !vf.cfg.TrainBias:
+		trains = "no bias"
 	}
-	return fmt.Sprintf("vectorfit(targets=%s, %s, %s)", methods.TargetNames(vf.cfg.Targets), bias, vf.cfg.AVF)
+	return fmt.Sprintf("vectorfit(targets=%s, %s, %s)", methods.TargetNames(vf.cfg.Targets), trains, vf.cfg.AVF)
 }
 
 // Settings implements methods.Method.
 func (vf *VectorFit) Settings() map[string]any {
 	return map[string]any{
-		"targets": vf.cfg.Targets, "train_bias": vf.cfg.TrainBias, "forward": vf.cfg.Forward,
+		"targets": vf.cfg.Targets, "train_bias": vf.cfg.TrainBias, "train_sigma": !vf.cfg.FreezeSigma, "forward": vf.cfg.Forward,
 		"avf_mode": vf.cfg.AVF.Mode, "avf_k": vf.cfg.AVF.K, "avf_interval": vf.cfg.AVF.Interval,
 		"avf_strength": vf.cfg.AVF.Strength, "avf_start": vf.cfg.AVF.start(), "avf_stop": vf.cfg.AVF.Stop,
 		"avf_seed": vf.cfg.AVF.Seed,

@@ -190,7 +190,9 @@ func (p *Pipeline) LatentDistribution(images *ts.Tensor) (mean, std *ts.Tensor, 
 }
 
 // DecodeLatents is the VAE decoder of scaled latents: images in [−1, 1].
-func (p *Pipeline) DecodeLatents(latents *ts.Tensor) (*ts.Tensor, error) { return p.VAE.Decode(latents) }
+func (p *Pipeline) DecodeLatents(latents *ts.Tensor) (*ts.Tensor, error) {
+	return p.VAE.Decode(latents)
+}
 
 // Predict is the UNet's output.
 func (p *Pipeline) Predict(latents, timesteps, conditioning *ts.Tensor) (*ts.Tensor, error) {

@@ -187,7 +187,7 @@ func (d *DreamBooth) denoise(dists []latentDist, conds []*ts.Tensor) (pred, targ
 	mean.MustDrop()
 	eps.MustDrop()
 	defer latents.MustDrop()
-	noise := latents.MustRandnLike(false)
+	noise := randnChannelsLast(latents.MustSize(), d.device)
 	defer noise.MustDrop()
 	// Timesteps from libtorch's generator (re-seeded every step by train.Run), on the
 	// CPU so that they are the same on any device.
@@ -210,6 +210,18 @@ func (d *DreamBooth) denoise(dists []latentDist, conds []*ts.Tensor) (pred, targ
 		return nil, nil, err
 	}
 	return pred, target, nil
+}
+
+// randnChannelsLast is Gaussian noise as train_dreambooth.py's torch.randn_like(latents)
+// draws it: diffusers' VAE returns channels-last latents (its mid-block attention
+// reshapes them so, and the convolutions after keep the layout), randn_like keeps that
+// layout, and libtorch then fills the values one by one in N·H·W·C memory order. A
+// contiguous draw has the same distribution but, for a given seed, other values.
+func randnChannelsLast(size []int64, device gotch.Device) *ts.Tensor {
+	nhwc := ts.MustEmpty([]int64{size[0], size[2], size[3], size[1]}, gotch.Float, device)
+	x := nhwc.MustPermute([]int64{0, 3, 1, 2}, true)
+	x.MustNormal_(0, 1)
+	return x
 }
 
 // SetTraining implements train.Task.

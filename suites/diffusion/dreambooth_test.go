@@ -144,7 +144,13 @@ func TestPriorPreservationLoss(t *testing.T) {
 		torchx.ManualSeed(7)
 		shape := []int64{rows, 3, 4, 4}
 		ts.MustRandn(shape, gotch.Float, gotch.CPU).MustDrop() // the latent sample's ε (std 0 here)
-		noise := ts.MustRandn(shape, gotch.Float, gotch.CPU).Float64Values()
+		// The noise as torch.randn_like draws it for diffusers' channels-last latents: one
+		// value at a time in N·H·W·C memory order (rows stay whole, instance rows first).
+		nhwc := ts.MustEmpty([]int64{rows, 4, 4, 3}, gotch.Float, gotch.CPU)
+		view := nhwc.MustPermute([]int64{0, 3, 1, 2}, false)
+		view.MustNormal_(0, 1)
+		view.MustDrop()
+		noise := nhwc.Float64Values()
 		half := len(noise) / int(rows) * 2
 		mse := func(v []float64) float64 {
 			s := 0.0
