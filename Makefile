@@ -2,7 +2,7 @@
 # a few seconds once libtorch and gotch are in place.
 GO ?= go
 
-.PHONY: setup demo test bench vet
+.PHONY: setup demo test bench vet test-cuda-build
 
 setup:
 	@bash scripts/setup.sh
@@ -25,3 +25,9 @@ test: vet
 # Benchmarks print numbers (step times, memory); they never fail on a slow machine.
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+
+# The CUDA build proven without a GPU (not part of `make test`): CUDA=1 setup in a cache
+# of its own, ldd, the -device cuda error line, CPU records bit-identical to the CPU
+# build's. The first run downloads ~2.5 GB of CUDA libraries and compiles gotch (~5 min).
+test-cuda-build: setup
+	@bash scripts/cuda-build-test.sh

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/methods/registry"
 	"github.com/vectorfit/harness/models"
@@ -107,7 +109,7 @@ func resolveDevice(s string) (gotch.Device, error) {
 		return gotch.CudaIfAvailable(), nil
 	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
 		if !gotch.CUDA.IsAvailable() {
-			return gotch.CPU, fmt.Errorf("-device %s: libtorch sees no CUDA device (a CUDA build of libtorch is needed: LIBTORCH=... CUDA=1 make setup)", s)
+			return gotch.CPU, noCUDA(s)
 		}
 		n := 0
 		if _, err := fmt.Sscanf(s, "cuda:%d", &n); s != "cuda" && err != nil {
@@ -116,6 +118,18 @@ func resolveDevice(s string) (gotch.Device, error) {
 		return gotch.CudaBuilder(uint(n)), nil
 	}
 	return gotch.CPU, fmt.Errorf("-device %q: want auto, cpu, cuda or cuda:N", s)
+}
+
+// noCUDA says in one line why -device cuda cannot run here: a CPU-only build, no NVIDIA
+// driver, or a driver that sees no device.
+func noCUDA(flag string) error {
+	switch {
+	case !torchx.CUDALinked():
+		return fmt.Errorf("-device %s: this binary links the CPU-only libtorch; build a CUDA one with CUDA=1 make setup (README: CUDA), or use -device cpu", flag)
+	case !torchx.HasNVIDIADriver():
+		return fmt.Errorf("-device %s: no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded); use -device cpu, or -device auto to take a GPU when there is one", flag)
+	}
+	return fmt.Errorf("-device %s: the NVIDIA driver sees no CUDA device (CUDA_VISIBLE_DEVICES=%q); use -device cpu, or -device auto", flag, os.Getenv("CUDA_VISIBLE_DEVICES"))
 }
 
 // baseProtocol applies the flags over a task's defaults.

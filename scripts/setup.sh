@@ -18,7 +18,11 @@
 #
 # Environment:
 #   LIBTORCH   path of an existing libtorch 2.1.0 (folder holding lib/ and include/)
-#   CUDA=1     also link torch_cuda and c10_cuda (needs a libtorch that has them)
+#   CUDA=1     also link torch_cuda and c10_cuda. With the wheel's libtorch this also
+#              fetches the CUDA 12.1 libraries torch 2.1.0 pins (the nvidia-*-cu12 wheels,
+#              about 2.5 GB) into $CACHE_DIR/nvidia, where the wheel's libtorch_cuda.so
+#              looks for them ($ORIGIN/../../nvidia/<package>/lib, as in site-packages).
+#              A machine without a GPU builds and runs such a binary on the CPU.
 #   VECTORFIT_CACHE  cache folder (default ${XDG_CACHE_HOME:-$HOME/.cache}/vectorfit-harness)
 #   PYTHON     python interpreter with pip, for the wheel download (default python3)
 set -euo pipefail
@@ -81,6 +85,57 @@ download_wheel() {
 	rm -rf "$dest"
 	mv "$tmp/unpacked/torch" "$dest" # atomic within one file system: no half-unpacked cache
 	rm -rf "$tmp"
+}
+
+# The CUDA libraries torch 2.1.0's wheel is built against, pinned as its METADATA pins
+# them (Requires-Dist), plus the nvJitLink that cuSPARSE 12.1 loads.
+NVIDIA_WHEELS=(
+	nvidia-cuda-nvrtc-cu12==12.1.105 nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105
+	nvidia-cudnn-cu12==8.9.2.26 nvidia-cublas-cu12==12.1.3.1 nvidia-cufft-cu12==11.0.2.54
+	nvidia-curand-cu12==10.3.2.106 nvidia-cusolver-cu12==11.4.5.107 nvidia-cusparse-cu12==12.1.0.106
+	nvidia-nccl-cu12==2.18.1 nvidia-nvtx-cu12==12.1.105 nvidia-nvjitlink-cu12==12.1.105
+)
+
+# fetch_nvidia downloads the nvidia wheels (pip shows each download's progress) and
+# unpacks their nvidia/ trees into $1, atomically.
+fetch_nvidia() {
+	local dest=$1 tmp
+	tmp=$(mktemp -d "$CACHE_DIR/download.XXXXXX")
+	DOWNLOAD_TMP=$tmp
+	echo "setup: downloading ${#NVIDIA_WHEELS[@]} nvidia-*-cu12 wheels (about 2.5 GB; cuDNN and cuBLAS are most of it)"
+	"$PYTHON" -m pip download --no-deps --only-binary=:all: --progress-bar on \
+		--platform manylinux1_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+		--python-version 311 --implementation cp --abi cp311 -d "$tmp" "${NVIDIA_WHEELS[@]}" ||
+		die "pip could not download the CUDA libraries (${NVIDIA_WHEELS[*]}); check the network and disk space, or set LIBTORCH to a CUDA libtorch $TORCH_VERSION from pytorch.org"
+	"$PYTHON" - "$tmp" "$tmp/unpacked" <<'PY' || die "could not unpack the nvidia wheels in $tmp"
+import glob, os, sys, zipfile
+src, out = sys.argv[1:]
+for whl in sorted(glob.glob(os.path.join(src, "nvidia_*.whl"))):
+    with zipfile.ZipFile(whl) as z:
+        for m in z.infolist():
+            if m.filename.startswith("nvidia/") and "/lib/" in m.filename:
+                z.extract(m, out)
+PY
+	local missing=
+	for l in cublas/lib/libcublas.so.12 cudnn/lib/libcudnn.so.8 nccl/lib/libnccl.so.2 cusparse/lib/libcusparse.so.12 nvjitlink/lib/libnvJitLink.so.12; do
+		[ -f "$tmp/unpacked/nvidia/$l" ] || missing="$missing $l"
+	done
+	[ -z "$missing" ] || die "the nvidia wheels lack$missing"
+	echo "${NVIDIA_WHEELS[*]}" >"$tmp/unpacked/nvidia/$STAMP"
+	rm -rf "$dest"
+	mv "$tmp/unpacked/nvidia" "$dest"
+	rm -rf "$tmp"
+}
+
+# cuda_libraries places the CUDA libraries beside the wheel's libtorch (CUDA=1 only).
+cuda_libraries() {
+	[ "${CUDA:-0}" = 1 ] && [ -z "${LIBTORCH:-}" ] || return 0
+	local dest=$CACHE_DIR/nvidia
+	if [ -f "$dest/$STAMP" ] && [ "$(cat "$dest/$STAMP")" = "${NVIDIA_WHEELS[*]}" ]; then
+		echo "setup: CUDA libraries already in $dest"
+		return
+	fi
+	step "fetch the CUDA 12.1 libraries torch $TORCH_VERSION pins" fetch_nvidia "$dest"
 }
 
 # resolve_libtorch sets LIBTORCH_DIR.
@@ -242,6 +297,7 @@ command -v go >/dev/null || die "no 'go' on PATH: install Go 1.26 or newer"
 command -v g++ >/dev/null || command -v c++ >/dev/null || die "no C++ compiler: install g++ (Debian: apt-get install g++)"
 T0=$SECONDS
 resolve_libtorch
+cuda_libraries
 step "bind gotch $GOTCH_VERSION to libtorch" patch_gotch
 step "free gotch's per-op output slots" fix_gotch_leak
 step "compile gotch (first time about 3 min on 2 cores, then cached)" compile_gotch
