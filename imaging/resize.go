@@ -116,11 +116,13 @@ func (m *RGB) FlipLeftRight() {
 	}
 }
 
-// PIL's resize (Image.Resize(size, Image.BILINEAR), libImaging/Resample.c), which
-// transformers' image processors and torchvision's PIL path call, reproduced exactly:
+// PIL's resize (Image.Resize(size, Image.BILINEAR) or Image.BICUBIC,
+// libImaging/Resample.c), which transformers' image processors and torchvision's PIL
+// path call, reproduced exactly:
 //
-//   - The filter is the triangle max(0, 1 − |x|) with support 1, stretched by the
-//     scale factor when downscaling (support = scale): an antialiasing, area-like
+//   - The filter (the triangle max(0, 1 − |x|) with support 1 for bilinear, Keys'
+//     cubic with support 2 for bicubic: bicubic.go) is stretched by the scale factor
+//     when downscaling (support = scale × the filter's): an antialiasing, area-like
 //     filter, not the 2-tap bilinear of a naive implementation or of libtorch's
 //     interpolate without antialias.
 //   - Weights are normalised per output pixel, then turned into fixed point with 22
@@ -142,6 +144,15 @@ type resampleCoeffs struct {
 	k        []int32
 }
 
+// filter is one of Resample.c's filters: its kernel and the support of the kernel
+// at scale 1.
+type filter struct {
+	kernel  func(float64) float64
+	support float64
+}
+
+var bilinear = filter{kernel: bilinearFilter, support: 1}
+
 func bilinearFilter(x float64) float64 {
 	x = math.Abs(x)
 	if x < 1 {
@@ -150,25 +161,25 @@ func bilinearFilter(x float64) float64 {
 	return 0
 }
 
-// precomputeCoeffs is precompute_coeffs + normalize_coeffs_8bpc of Resample.c for the
-// input span [in0, in1) of an axis of inSize pixels mapped to outSize pixels.
+// precomputeCoeffs is precompute_coeffs + normalize_coeffs_8bpc of Resample.c for an
+// axis of inSize pixels mapped to outSize pixels with filter filt.
 // Explicit float64 conversions keep Go from fusing multiply-adds, which the C code
 // (compiled for baseline x86-64) does not do either.
-func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) resampleCoeffs {
-	scale := (in1 - in0) / float64(outSize)
+func precomputeCoeffs(filt filter, inSize, outSize int) resampleCoeffs {
+	scale := float64(inSize) / float64(outSize)
 	filterscale := max(scale, 1.0)
-	support := 1.0 * filterscale
+	support := filt.support * filterscale
 	ksize := int(math.Ceil(support))*2 + 1
 	c := resampleCoeffs{ksize: ksize, first: make([]int, outSize), n: make([]int, outSize), k: make([]int32, outSize*ksize)}
 	w := make([]float64, ksize)
 	for xx := range outSize {
-		center := in0 + float64((float64(xx)+0.5)*scale)
+		center := float64((float64(xx) + 0.5) * scale)
 		ss := 1.0 / filterscale
 		xmin := max(int(center-support+0.5), 0)
 		xmax := min(int(center+support+0.5), inSize) - xmin
 		ww := 0.0
 		for x := range xmax {
-			w[x] = bilinearFilter(float64((float64(x+xmin) - center + 0.5) * ss))
+			w[x] = filt.kernel(float64((float64(x+xmin) - center + 0.5) * ss))
 			ww += w[x]
 		}
 		for x := range xmax {
@@ -192,14 +203,20 @@ func precomputeCoeffs(inSize int, in0, in1 float64, outSize int) resampleCoeffs 
 func clip8(v int32) uint8 { return clamp8(v >> precisionBits) }
 
 // Resize scales m to w×h as PIL's Image.Resize(BILINEAR) does.
-func (m *RGB) Resize(w, h int) *RGB {
-	horiz := precomputeCoeffs(m.W, 0, float64(m.W), w)
-	vert := precomputeCoeffs(m.H, 0, float64(m.H), h)
+func (m *RGB) Resize(w, h int) *RGB { return m.resample(bilinear, w, h) }
+
+// resample scales m to w×h as PIL's Image.resize((w, h), f) does.
+func (m *RGB) resample(f filter, w, h int) *RGB {
+	horiz := precomputeCoeffs(f, m.W, w)
+	vert := precomputeCoeffs(f, m.H, h)
 	src := m
 	if w != m.W {
 		// Only the rows the vertical pass reads: from the first output row's first
 		// input row to the last output row's last one.
-		y0, y1 := vert.first[0], vert.first[h-1]+vert.n[h-1]
+		y0, y1 := 0, m.H
+		if h > 0 {
+			y0, y1 = vert.first[0], vert.first[h-1]+vert.n[h-1]
+		}
 		tmp := &RGB{W: w, H: y1 - y0, Pix: make([]uint8, 3*w*(y1-y0))}
 		for y := y0; y < y1; y++ {
 			in := m.Pix[3*m.W*y : 3*m.W*(y+1)]

@@ -10,13 +10,13 @@ import (
 // reads inputs 0, 1, 2 with raw weights 0.75, 0.75, 0.25 (filter((x − 1 + ½)/2)),
 // normalised by their sum 1.75 — three taps, where a naive bilinear would use two.
 func TestResampleCoefficients(t *testing.T) {
-	c := precomputeCoeffs(5, 0, 5, 5)
+	c := precomputeCoeffs(bilinear, 5, 5)
 	for i := range 5 {
 		if c.first[i] != i || c.k[i*c.ksize] != 1<<precisionBits {
 			t.Errorf("identity: output %d reads from %d with weight %d", i, c.first[i], c.k[i*c.ksize])
 		}
 	}
-	c = precomputeCoeffs(4, 0, 4, 2)
+	c = precomputeCoeffs(bilinear, 4, 2)
 	if c.first[0] != 0 || c.n[0] != 3 {
 		t.Errorf("2:1 downscale: output 0 reads %d inputs from %d, want 3 from 0", c.n[0], c.first[0])
 	}

@@ -140,3 +140,28 @@ func TestRankAndEffectiveRank(t *testing.T) {
 }
 
 func entropyTerm(p float64) float64 { return p * math.Log(p) }
+
+// -svd-device: both settings are accepted and give the same float64 factors of a CPU
+// matrix (on the CPU there is nothing to move); anything else is refused.
+func TestSetSVDDevice(t *testing.T) {
+	defer SetSVDDevice(SVDOnCPU)
+	w := ts.MustOfSlice([]float32{3, 0, 0, 4, 0, 0}).MustView([]int64{3, 2}, true)
+	defer w.MustDrop()
+	for _, where := range []string{SVDOnCPU, SVDOnSame} {
+		if err := SetSVDDevice(where); err != nil || SVDDevice() != where {
+			t.Fatalf("SetSVDDevice(%q) = %v, SVDDevice() = %q", where, err, SVDDevice())
+		}
+		d, err := ThinSVD(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := d.S.Float64Values(); d.S.DType() != gotch.Double || d.S.MustDevice().IsCuda() || s[0] != 4 || s[1] != 3 {
+			t.Errorf("%s: S = %v (%v on %v), want [4 3] float64 on the CPU", where, s, d.S.DType(), d.S.MustDevice())
+		}
+		d.Drop()
+	}
+	err := SetSVDDevice("gpu")
+	if err == nil || err.Error() != `linalg: SVD device "gpu", want "cpu" or "same"` {
+		t.Errorf("SetSVDDevice(gpu) = %v", err)
+	}
+}

@@ -24,7 +24,8 @@ var methodOrder = []string{"vectorfit", "lora", "fullft", "bitfit", "hadapter", 
 var taskNames = map[string]string{
 	"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
 	"mnli": "MNLI", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI",
-	"xsum": "XSum", "cnndailymail": "CNN/DM",
+	"xsum": "XSum", "cnndailymail": "CNN/DM", "squad": "SQuAD v1.1", "squadv2": "SQuAD v2.0",
+	"cifar10": "CIFAR-10", "gtsrb": "GTSRB", "mnist": "MNIST", "resisc45": "RESISC45",
 }
 
 var methodNames = map[string]string{"vectorfit": "VectorFit", "lora": "LoRA", "fullft": "Full FT",
@@ -90,6 +91,7 @@ type grid struct {
 	mixed      map[cellKey]string // with Mix: what a cell's records differ in
 	main       map[taskKey]string // each task's main score
 	multiSuite bool               // label columns "suite/task" when tasks of several suites meet
+	detailAll  bool               // the detail table lists every score, not only the paper cell's
 }
 
 // newGrid checks the records as a set and groups them. Every record of a task must share
@@ -191,6 +193,15 @@ func (g *grid) taskLabel(t taskKey) string {
 		return t.suite + "/" + name
 	}
 	return name
+}
+
+// plainTaskLabel is the task's name without its suite: each suite has its own paper
+// table.
+func (g *grid) plainTaskLabel(t taskKey) string {
+	if n, ok := taskNames[normTask(t.task)]; ok {
+		return n
+	}
+	return t.task
 }
 
 func methodLabel(m string) string {

@@ -17,6 +17,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -24,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vectorfit/harness/internal/scoremap"
 	"github.com/vectorfit/harness/methods"
 )
 
@@ -45,21 +47,29 @@ type Record struct {
 	Data              []DataFile     `json:"data"`
 	// Hyperparameters are the training settings: lr, epochs, batch, max_len, warmup,
 	// weight_decay, ...
-	Hyperparameters map[string]any        `json:"hyperparameters"`
-	Scores          map[string]float64    `json:"scores"`     // the best evaluation's scores, as fractions
-	MainScore       string                `json:"main_score"` // the key of Scores that picks the best evaluation
-	BestStep        int                   `json:"best_step"`
-	History         []Eval                `json:"history"`
-	Params          methods.Counts        `json:"params"`
-	Ranks           []methods.RankSummary `json:"ranks"`
-	MatrixRanks     []methods.MatrixRank  `json:"matrix_ranks,omitempty"`
-	Timing          Timing                `json:"timing"`
-	Schedule        Schedule              `json:"schedule"`
-	PeakRSSBytes    int64                 `json:"peak_rss_bytes"` // 0 where unavailable
-	Device          string                `json:"device"`
-	Code            Code                  `json:"code"`
+	Hyperparameters map[string]any `json:"hyperparameters"`
+	// Scores are the best evaluation's scores, raw: fractions for percentages, counts
+	// and thresholds as they are (the metric registry says which; only rendering
+	// scales). NaN is an undefined score (e.g. STS-B's correlation of constant
+	// predictions), written null in the JSON file and shown n/a in tables.
+	Scores       map[string]float64    `json:"scores"`
+	MainScore    string                `json:"main_score"` // the key of Scores that picks the best evaluation
+	BestStep     int                   `json:"best_step"`
+	History      []Eval                `json:"history"`
+	Params       methods.Counts        `json:"params"`
+	Ranks        []methods.RankSummary `json:"ranks"`
+	MatrixRanks  []methods.MatrixRank  `json:"matrix_ranks,omitempty"`
+	Timing       Timing                `json:"timing"`
+	Schedule     Schedule              `json:"schedule"`
+	PeakRSSBytes int64                 `json:"peak_rss_bytes"` // 0 where unavailable
+	Device       string                `json:"device"`
+	Code         Code                  `json:"code"`
 	// Environment is what else changes the numbers on one machine (threads, ...).
 	Environment Environment `json:"environment"`
+	// Precision is the run's arithmetic (-dtype, autocast, SVD device, loss scaler);
+	// PeakGPUMemory its device memory, null on the CPU (precision.go).
+	Precision     Precision  `json:"precision"`
+	PeakGPUMemory *GPUMemory `json:"peak_gpu_memory"`
 	// SettingsHash is the SHA-256 of everything that determines the run's numbers apart
 	// from the code and the machine: suite, task, method, seed, method settings,
 	// hyperparameters, model and data files (see SettingsHash). A rerun with an equal
@@ -124,8 +134,8 @@ type DataFile struct {
 type Eval struct {
 	Step   int                `json:"step"`
 	Epoch  int                `json:"epoch"`
-	Loss   float64            `json:"loss"` // mean training loss since the previous evaluation
-	Scores map[string]float64 `json:"scores"`
+	Loss   float64            `json:"loss"`   // mean training loss since the previous evaluation
+	Scores map[string]float64 `json:"scores"` // NaN (JSON null): undefined
 }
 
 // Schedule is the learning-rate schedule a run resolved, in optimizer steps (after
@@ -195,7 +205,7 @@ func sanitise(s string) string {
 }
 
 // validate checks what the tables rely on: the identity, a main score that exists, and
-// scores that JSON can carry (encoding/json rejects NaN without naming the field).
+// scores that are numbers or undefined (NaN, JSON null); an infinite score is a bug.
 func validate(r Record) error {
 	var errs []error
 	if r.Schema != SchemaVersion {
@@ -227,9 +237,69 @@ func validate(r Record) error {
 
 func finite(field string, scores map[string]float64) error {
 	for _, k := range sortedKeys(scores) {
-		if v := scores[k]; math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s[%q] is %v", field, k, v)
+		if v := scores[k]; math.IsInf(v, 0) {
+			return fmt.Errorf("%s[%q] is %v: a score is a number or undefined (null), never infinite", field, k, v)
 		}
 	}
 	return nil
+}
+
+// The JSON form of Record and Eval writes an undefined score (NaN) as null and reads
+// null back as NaN (scoremap.Map); every other field is encoding/json's default. The Go
+// fields stay map[string]float64, so code reading records needs no change.
+
+type (
+	recordFields Record // no methods: the default encoding of every field
+	evalFields   Eval
+)
+
+// recordJSON shadows Scores: the outer field wins over the embedded one.
+type recordJSON struct {
+	*recordFields
+	Scores scoremap.Map `json:"scores"`
+}
+
+type evalJSON struct {
+	*evalFields
+	Scores scoremap.Map `json:"scores"`
+}
+
+// MarshalJSON writes undefined scores as null.
+func (r Record) MarshalJSON() ([]byte, error) {
+	return json.Marshal(recordJSON{(*recordFields)(&r), r.Scores})
+}
+
+// UnmarshalJSON reads null scores as undefined (NaN).
+func (r *Record) UnmarshalJSON(data []byte) error {
+	v := recordJSON{recordFields: (*recordFields)(r)}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return unembedded(err, "recordFields.")
+	}
+	r.Scores = v.Scores
+	return nil
+}
+
+// MarshalJSON writes undefined scores as null.
+func (e Eval) MarshalJSON() ([]byte, error) {
+	return json.Marshal(evalJSON{(*evalFields)(&e), e.Scores})
+}
+
+// UnmarshalJSON reads null scores as undefined (NaN).
+func (e *Eval) UnmarshalJSON(data []byte) error {
+	v := evalJSON{evalFields: (*evalFields)(e)}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return unembedded(err, "evalFields.")
+	}
+	e.Scores = v.Scores
+	return nil
+}
+
+// unembedded drops the embedded helper type from a type error's field path, so that it
+// names the field as the file does ("params.adapter").
+func unembedded(err error, prefix string) error {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		typ.Field = strings.TrimPrefix(typ.Field, prefix)
+	}
+	return err
 }

@@ -37,6 +37,20 @@ func Render(w io.Writer, records []Record, format string) error {
 // record with the fields that tell them apart (status, settings hash, model, code
 // version, hyperparameters, method settings).
 func RenderGrouped(w io.Writer, records []Record, format string, grouping Grouping) error {
+	return RenderWith(w, records, format, Options{Grouping: grouping})
+}
+
+// Options are RenderWith's choices besides the format.
+type Options struct {
+	Grouping Grouping // what the tables do with records that differ in more than their seed
+	// DetailAll lists every score in the markdown detail table (SQuAD v2.0 has 13);
+	// by default it shows the paper cell's (EM and F1), and CSV and JSON carry all.
+	DetailAll bool
+}
+
+// RenderWith is RenderGrouped with Options.
+func RenderWith(w io.Writer, records []Record, format string, o Options) error {
+	grouping := o.Grouping
 	if !slices.Contains(Formats, format) {
 		return fmt.Errorf("reports: unknown format %q, want one of %s", format, strings.Join(Formats, ", "))
 	}
@@ -53,6 +67,7 @@ func RenderGrouped(w io.Writer, records []Record, format string, grouping Groupi
 	if err != nil {
 		return err
 	}
+	g.detailAll = o.DetailAll
 	switch format {
 	case "md":
 		return renderMarkdown(w, g)
@@ -75,7 +90,7 @@ func (g *grid) records() []Record {
 }
 
 func renderMarkdown(w io.Writer, g *grid) error {
-	for i, t := range []table{paperTable(g), detailTable(g)} {
+	for i, t := range append(paperTables(g), detailTable(g)) {
 		if i > 0 {
 			if _, err := io.WriteString(w, "\n"); err != nil {
 				return err
@@ -156,8 +171,10 @@ func renderJSON(w io.Writer, rs []Record) error {
 	return err
 }
 
-// renderCSV writes one row per record with raw values (scores as fractions, seconds,
-// bytes) so that analysis starts from the numbers, not from the tables' rounding.
+// renderCSV writes one row per record with raw values (scores as fractions, counts and
+// thresholds as they are, seconds, bytes) so that analysis starts from the numbers, not
+// from the tables' rounding. An undefined score is NaN, which pandas and R read as NaN;
+// an empty cell is a score the record does not report.
 func renderCSV(w io.Writer, rs []Record) error {
 	cols := csvColumns(rs)
 	cw := csv.NewWriter(w)

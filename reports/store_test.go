@@ -322,3 +322,31 @@ func TestSortRecords(t *testing.T) {
 		t.Errorf("order %q, want %q", got, want)
 	}
 }
+
+// An undefined score (NaN) is null in the file and NaN again when read; an infinite
+// one is refused.
+func TestUndefinedScoreIsNullInTheRecord(t *testing.T) {
+	dir := t.TempDir()
+	r := rec("stsb", "lora", 1, "pearson", math.NaN()).with(map[string]float64{"spearman": 0.5})
+	path, err := Write(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "\"pearson\": null,\n") {
+		t.Errorf("the record does not write pearson as null:\n%s", data)
+	}
+	got, err := ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got[0].Scores["pearson"]; !math.IsNaN(v) || got[0].Scores["spearman"] != 0.5 {
+		t.Errorf("read back %v, want pearson undefined", got[0].Scores)
+	}
+	if _, err := Write(dir, rec("stsb", "lora", 2, "pearson", math.Inf(1))); err == nil || !strings.Contains(err.Error(), `scores["pearson"] is +Inf`) {
+		t.Errorf("Write of +Inf: %v", err)
+	}
+}

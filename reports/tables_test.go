@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +56,7 @@ func TestPaperTable(t *testing.T) {
 				rec("cola", "vectorfit", 1, "matthews", 0.60),
 				rec("rte", "lora", 1, "accuracy", 0.70),
 			},
-			header: []string{"Method", "# Params", "CoLA", "RTE", "Avg."},
+			header: []string{"Method", "# Params", "CoLA matthews", "RTE Acc", "Avg."},
 			rows: [][]string{
 				{"VectorFit", "0 (0.00%)", "60.00", "82.00 ± 2.83", "71.00"},
 				{"LoRA", "0 (0.00%)", "–", "70.00", "–"},
@@ -68,7 +69,7 @@ func TestPaperTable(t *testing.T) {
 				rec("rte", "fullft", 1, "accuracy", 0.5), rec("SST-2", "adapter", 1, "accuracy", 0.5),
 				rec("mnli", "vectorfit", 1, "matched", 0.5), rec("cola", "lora", 1, "matthews", 0.5),
 			},
-			header: []string{"Method", "# Params", "CoLA", "SST-2", "MNLI", "RTE", "boolq", "WNLI", "Avg."},
+			header: []string{"Method", "# Params", "CoLA matthews", "SST-2 Acc", "MNLI matched", "RTE Acc", "boolq Acc", "WNLI Acc", "Avg."},
 			rows: [][]string{
 				{"VectorFit", "0 (0.00%)", "–", "–", "50.00", "–", "–", "–", "–"},
 				{"LoRA", "0 (0.00%)", "50.00", "–", "–", "–", "50.00", "–", "–"},
@@ -78,17 +79,20 @@ func TestPaperTable(t *testing.T) {
 			},
 		},
 		{
-			name: "only the main score of a two-metric task",
+			name: "the paper's pairs; Avg. of the main scores (MNLI matched, MRPC accuracy, STS-B Pearson)",
 			rs: []Record{
 				rec("mrpc", "lora", 1, "accuracy", 0.88).with(map[string]float64{"f1": 0.91}),
 				rec("stsb", "lora", 1, "pearson", 0.90).with(map[string]float64{"spearman": 0.89}),
+				rec("mnli", "lora", 1, "accuracy", 0.80).with(map[string]float64{"accuracy_mm": 0.86}),
 			},
-			header: []string{"Method", "# Params", "MRPC", "STS-B", "Avg."},
-			rows:   [][]string{{"LoRA", "0 (0.00%)", "88.00", "90.00", "89.00"}},
+			header: []string{"Method", "# Params", "MRPC Acc/F1", "STS-B Corr", "MNLI m/mm", "Avg."},
+			// (88 + 90 + 80) / 3 = 86; mm (86) and F1 (91) are not averaged.
+			rows: [][]string{{"LoRA", "0 (0.00%)", "88.00/91.00", "90.00", "80.00/86.00", "86.00"}},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := paperRows(t, c.rs)
+			got.rows = unbold(got.rows)
 			if !slices.Equal(got.header, c.header) {
 				t.Errorf("header %q, want %q", got.header, c.header)
 			}
@@ -103,9 +107,15 @@ func TestPaperTableSeveralSuitesLabelTheirTasks(t *testing.T) {
 	a := rec("rte", "lora", 1, "accuracy", 0.5)
 	b := rec("rte", "lora", 1, "accuracy", 0.6)
 	b.Suite = "superglue"
-	got := paperRows(t, []Record{b, a}).header
-	want := []string{"Method", "# Params", "glue/RTE", "superglue/RTE", "Avg."}
-	if !slices.Equal(got, want) {
+	g, err := newGrid([]Record{b, a}, Refuse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := paperTables(g)
+	if len(tables) != 2 || tables[0].title != "Results: glue" || tables[1].title != "Results: superglue" {
+		t.Fatalf("want one table per suite, got %d", len(tables))
+	}
+	if got, want := tables[1].header, []string{"Method", "# Params", "RTE accuracy", "Avg."}; !slices.Equal(got, want) {
 		t.Errorf("header %q, want %q", got, want)
 	}
 }
@@ -121,15 +131,21 @@ func TestParamsText(t *testing.T) {
 		rs   []Record
 		want string
 	}{
-		{"paper style", []Record{withParams(counts(147456, 1538, 108891648))}, "0.15M (0.14%)"},
+		{"paper style", []Record{withParams(counts(147456, 1538, 108891648))}, "0.147M (0.14%)"},
 		{"full fine-tuning", []Record{withParams(counts(124645632, 1538, 124645632))}, "125M (100.00%)"},
-		{"tiny adapter", []Record{withParams(counts(2304, 1538, 108891648))}, "2.3K (0.0021%)"},
+		{"tiny adapter", []Record{withParams(counts(2304, 1538, 108891648))}, "2.30K (0.0021%)"},
 		{"tens of millions", []Record{withParams(counts(14_200_000, 0, 108891648))}, "14.2M (13.04%)"},
 		{"billions", []Record{withParams(counts(7_000_000_000, 0, 7_000_000_000))}, "7.00B (100.00%)"},
 		{"a few", []Record{withParams(counts(768, 0, 108891648))}, "768 (0.0007%)"},
 		{"seeds disagree: a range", []Record{
 			withParams(counts(140000, 0, 100_000_000)), withParams(counts(150000, 0, 100_000_000)),
-		}, "0.14M–0.15M (0.14%–0.15%)"},
+		}, "0.140M–0.150M (0.14%–0.15%)"},
+		// 3 significant digits in the paper's units, as the brief's examples.
+		{"14,336", []Record{withParams(counts(14_336, 0, 108891648))}, "14.3K (0.01%)"},
+		{"138,240", []Record{withParams(counts(138_240, 0, 108891648))}, "0.138M (0.13%)"},
+		{"1.33M", []Record{withParams(counts(1_330_000, 0, 108891648))}, "1.33M (1.22%)"},
+		{"184M", []Record{withParams(counts(184_423_682, 0, 184_423_682))}, "184M (100.00%)"},
+		{"rounding carries a digit", []Record{withParams(counts(99_999, 0, 108891648))}, "0.100M (0.09%)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := paramsText(c.rs); got != c.want {
@@ -155,9 +171,9 @@ func TestDetailTable(t *testing.T) {
 	}
 	got := detailTable(g).rows
 	want := [][]string{
-		{"RTE", "VectorFit", "2", "accuracy 82.00 · f1 70.00", "0.15M", "1.5K", "0.14%",
+		{"RTE", "VectorFit", "2", "Acc 82.00", "0.147M", "1.54K", "0.14%",
 			"3.0", "110.0", "110.0", "2.0", "1024", "query 768 (1.00) · ffn_down 761 (0.99)", "query 700 · ffn_down 600"},
-		{"RTE", "LoRA", "1", "accuracy 70.00", "0", "0", "0.00%",
+		{"RTE", "LoRA", "1", "Acc 70.00", "0", "0", "0.00%",
 			"0.0", "0.0", "0.0", "0.0", "–", "–", "–"},
 	}
 	if !slices.EqualFunc(got, want, slices.Equal) {
@@ -194,5 +210,54 @@ func TestGridRejects(t *testing.T) {
 				t.Errorf("newGrid: %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Undefined scores (NaN) are left out of the mean, counted "(k/n)", n/a when no seed has
+// one, never bold, and keep Avg. from being computed; the best defined mean per column
+// and metric is bold, ties at the shown precision both.
+func TestPaperTableUndefinedAndBest(t *testing.T) {
+	nan := math.NaN()
+	rs := []Record{
+		// VectorFit STS-B: seeds 0.80 and 0.90 defined, one undefined: 85.00 ± 7.07 (2/3).
+		rec("stsb", "vectorfit", 1, "pearson", 0.80), rec("stsb", "vectorfit", 2, "pearson", 0.90),
+		rec("stsb", "vectorfit", 3, "pearson", nan),
+		rec("stsb", "lora", 1, "pearson", nan), rec("stsb", "fullft", 1, "pearson", 0.70),
+		// RTE: LoRA and full FT tie at 70.00 (0.70004 and 0.69996 round alike).
+		rec("rte", "vectorfit", 1, "accuracy", 0.60), rec("rte", "lora", 1, "accuracy", 0.70004),
+		rec("rte", "fullft", 1, "accuracy", 0.69996),
+	}
+	got := paperRows(t, rs).rows
+	want := [][]string{
+		// Avg. (85 + 60) / 2 = 72.50; full FT (70 + 70) / 2 = 70.00.
+		{"VectorFit", "0 (0.00%)", "**85.00** ± 7.07 (2/3)", "60.00", "**72.50**"},
+		{"LoRA", "0 (0.00%)", "n/a", "**70.00**", "n/a"},
+		{"Full FT", "0 (0.00%)", "70.00", "**70.00**", "70.00"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("rows\n%q\nwant\n%q", got, want)
+	}
+}
+
+// Counts and thresholds are never scaled; percentages are ×100; cosines as they are.
+func TestFormatValue(t *testing.T) {
+	for _, c := range []struct {
+		suite, key string
+		v          float64
+		want       string
+	}{
+		{"squad", "HasAns_total", 21, "21"},
+		{"squad", "total", 50, "50"},
+		{"squad", "best_f1_thresh", -1.2345, "-1.234"},
+		{"squad", "f1", 0.8812, "88.12"},
+		{"glue", "accuracy_mm", 0.86, "86.00"},
+		{"diffusion", "dino", 0.6681, "0.668"},
+		{"nlg", "rougeLsum", 0.349, "34.90"},
+		{"glue", "pearson", math.NaN(), "n/a"},
+		{"other", "answers_total", 7, "7"}, // unknown suite: the name says count
+	} {
+		if got := formatValue(LookupMetric(c.suite, c.key), c.v); got != c.want {
+			t.Errorf("%s %s %v: %q, want %q", c.suite, c.key, c.v, got, c.want)
+		}
 	}
 }

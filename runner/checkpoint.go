@@ -11,6 +11,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/internal/atomicfile"
+	"github.com/vectorfit/harness/internal/scoremap"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/models/safetensors"
 	"github.com/vectorfit/harness/reports"
@@ -123,7 +124,7 @@ func (c *command) saveBest(meth methods.Method, rec reports.Record) func(train.E
 		about, err := json.MarshalIndent(map[string]any{
 			"suite": rec.Suite, "task": rec.Task, "method": rec.Method, "seed": rec.Seed, "model": rec.Model,
 			"method_settings": rec.MethodSettings, "settings_hash": rec.SettingsHash,
-			"step": e.Step, "scores": e.Scores.Values, "main_score": e.Scores.Main,
+			"step": e.Step, "scores": scoremap.Map(e.Scores.Values), "main_score": e.Scores.Main, // NaN (undefined) as null
 		}, "", "  ")
 		if err != nil {
 			return err

@@ -64,6 +64,33 @@ func (e *failedRunsError) Error() string {
 // tasks, methods and their options, seeds, device, model, and the -out folder (lock,
 // writable, existing records readable, no stale temporary files).
 func newCommand(o Options, stderr io.Writer) (*command, error) {
+	c, err := checkCommand(o, stderr)
+	if err != nil {
+		return nil, err
+	}
+	c.threadsBefore = torchx.NumThreads()
+	threads := o.Threads
+	if threads == 0 {
+		threads = defaultThreads
+	}
+	torchx.SetNumThreads(threads)
+	applySVDDevice(o)
+	if err := c.pretrainTiny(); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.env, c.code = environment(), codeVersion()
+	if err := c.openOut(); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.handleSignals()
+	return c, nil
+}
+
+// checkCommand is the part of newCommand that changes nothing: suite, tasks, methods
+// and their options, seeds, device and model (plans use it to name their runs).
+func checkCommand(o Options, stderr io.Writer) (*command, error) {
 	c := &command{o: o, stderr: stderr}
 	var ok bool
 	if c.suite, ok = suites[o.Suite]; !ok {
@@ -82,6 +109,9 @@ func newCommand(o Options, stderr io.Writer) (*command, error) {
 	if c.dev, err = resolveDevice(o.Device); err != nil {
 		return nil, err
 	}
+	if err := checkPrecision(o, c.dev); err != nil {
+		return nil, err
+	}
 	// Resolve every method's options before anything slow: a typo fails in a second.
 	for _, n := range c.methods {
 		if _, err := newMethod(o, n, 0); err != nil {
@@ -95,22 +125,6 @@ func newCommand(o Options, stderr io.Writer) (*command, error) {
 	if err := checkMaxLen(c.o, c.src); err != nil {
 		return nil, err
 	}
-	c.threadsBefore = torchx.NumThreads()
-	threads := o.Threads
-	if threads == 0 {
-		threads = defaultThreads
-	}
-	torchx.SetNumThreads(threads)
-	if err := c.pretrainTiny(); err != nil {
-		c.close()
-		return nil, err
-	}
-	c.env, c.code = environment(), codeVersion()
-	if err := c.openOut(); err != nil {
-		c.close()
-		return nil, err
-	}
-	c.handleSignals()
 	return c, nil
 }
 

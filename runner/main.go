@@ -38,10 +38,11 @@ func main() {
 func exitStatus(err error) int {
 	var ie *interruptedError
 	var fe *failedRunsError
+	var re *regressionError
 	switch {
 	case errors.As(err, &ie):
 		return 130
-	case errors.As(err, &fe):
+	case errors.As(err, &fe), errors.As(err, &re):
 		return 1
 	}
 	return 2
@@ -52,9 +53,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "report":
 			return reportCmd(args[1:], stdout, stderr)
+		case "jobs":
+			return jobsCmd(args[1:], stdout, stderr)
 		case "score":
 			return scoreCmd(args[1:], stdout, stderr)
+		case "plan", "merge":
+			return planCmd(args, stdout, stderr)
+		case "compare":
+			return compareCmd(args[1:], stdout, stderr)
 		}
+	}
+	if planRequested(args) {
+		return planRunCmd(args, stdout, stderr)
 	}
 	o, err := parseOptions(args, stderr)
 	if err != nil {

@@ -30,6 +30,10 @@ type Options struct {
 	Out     string `json:"out"`
 	Config  string `json:"-"`
 
+	// DType is -dtype (float32, bfloat16, float16), SVDDevice -svd-device (cpu, same).
+	DType     string `json:"dtype"`
+	SVDDevice string `json:"svd-device"`
+
 	Epochs         int     `json:"epochs"`
 	MaxSteps       int     `json:"max-steps"`
 	Batch          int     `json:"batch"`
@@ -105,7 +109,7 @@ type Options struct {
 func defaultOptions() Options {
 	return Options{
 		Suite: "glue", Tasks: "all", Methods: "vectorfit",
-		Device: "auto", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
+		Device: "auto", DType: "float32", SVDDevice: "cpu", Seeds: "1", Out: "results", MaxGradNorm: 1, GradAccum: 1,
 		SyntheticN: 512, SyntheticDev: 256, WeightDecay: -1, ClsDropout: -1, Warmup: -1,
 		CheckpointEvery: "5m", MaxPixels: vision.DefaultMaxPixels, Token: "sks", PriorWeight: -1,
 		MethodOpts: map[string]string{}, MethodLR: map[string]float64{},
@@ -119,6 +123,8 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Model, "model", o.Model, "tiny (built-in), a local Hugging Face folder, or a hub id org/name[@revision] (default: the paper's model, microsoft/deberta-v3-base for glue and squad, google/vit-base-patch16-224 for vision)")
 	fs.StringVar(&o.Data, "data", o.Data, "glue: synthetic (built-in), a GLUE folder (TSV or nyu-mll/glue parquet/jsonl) or a hub dataset id (default nyu-mll/glue); squad: a folder or rajpurkar/squad(_v2) (default); vision: a folder or .parquet")
 	fs.StringVar(&o.Device, "device", o.Device, "auto, cpu, cuda or cuda:N")
+	fs.StringVar(&o.DType, "dtype", o.DType, "float32, or mixed precision (autocast; weights and optimizer stay float32): bfloat16, or float16 with dynamic loss scaling (CUDA only)")
+	fs.StringVar(&o.SVDDevice, "svd-device", o.SVDDevice, "where the float64 SVDs of a model on a GPU run: cpu (LAPACK, as CPU runs) or same (the model's device)")
 	fs.StringVar(&o.Seeds, "seeds", o.Seeds, "number of seeds (1..N) or a comma-separated list")
 	fs.StringVar(&o.Out, "out", o.Out, "folder for the JSON records")
 	fs.StringVar(&o.Config, "config", o.Config, "JSON file with any of these settings (flags win)")

@@ -27,8 +27,12 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "md", "md, csv or json (csv and json list every record and average nothing)")
 	mix := fs.Bool("mix", false, "md: average the seeds of a (task, method) even when they differ in model, code version or settings, with a note under the table saying what each such cell mixes")
 	split := fs.Bool("split", false, "md: show the seeds of a (task, method) that differ in model, code version or settings as separate rows, labelled with what differs (e.g. \"VectorFit [lr=0.03]\")")
+	detail := fs.String("detail", "main", "md: the detail table's scores: main (the paper cell's, e.g. SQuAD EM and F1) or all (every score; csv and json always carry all)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *detail != "main" && *detail != "all" {
+		return fmt.Errorf("report: -detail %q, want main or all", *detail)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("report: unexpected argument %q (the folder goes in -in)", fs.Arg(0))
@@ -46,7 +50,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = reports.RenderGrouped(stdout, recs, *format, grouping)
+	err = reports.RenderWith(stdout, recs, *format, reports.Options{Grouping: grouping, DetailAll: *detail == "all"})
 	if mixed := (*reports.MixedError)(nil); errors.As(err, &mixed) {
 		return fmt.Errorf("%w\nrerun with -split to show each group as its own row, or with -mix to average them anyway (noted under the table)", err)
 	}

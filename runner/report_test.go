@@ -62,9 +62,14 @@ func TestReportGrouping(t *testing.T) {
 			name: "-split shows the groups apart",
 			args: []string{"-in", dir, "-split"},
 			wantOut: []string{
-				"| VectorFit [lr=0.001] | 0 (0.00%) | 82.00 ± 2.83 | 82.00 |",
-				"| VectorFit [lr=0.03]  | 0 (0.00%) |        60.00 | 60.00 |",
+				"| VectorFit [lr=0.001] | 0 (0.00%) | **82.00** ± 2.83 | **82.00** |",
+				"| VectorFit [lr=0.03]  | 0 (0.00%) |            60.00 |     60.00 |",
 			},
+		},
+		{
+			name:    "-detail takes main or all",
+			args:    []string{"-in", dir, "-detail", "some"},
+			wantErr: `report: -detail "some", want main or all`,
 		},
 		{
 			name:    "csv lists the records with their settings",

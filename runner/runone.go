@@ -16,15 +16,7 @@ import (
 // runOrSkip runs one (task, method, seed), or skips it when -out holds its record with
 // the same settings hash. A record of other settings is not replaced without -force.
 func (c *command) runOrSkip(task, method string, seed int64, prep prepared) (reports.Record, error) {
-	p := prep.protocol(c.o, method)
-	if err := checkLen(fmt.Sprintf("%s's max length", task), int64(p.maxLen), c.src, c.o.Suite); err != nil {
-		return reports.Record{}, err
-	}
-	meth, err := newMethod(c.o, method, seed)
-	if err != nil {
-		return reports.Record{}, err
-	}
-	rec, err := c.header(task, method, seed, prep, p, meth)
+	rec, p, meth, err := c.planRun(task, method, seed, prep)
 	if err != nil {
 		return reports.Record{}, err
 	}
@@ -64,6 +56,21 @@ func (c *command) runOrSkip(task, method string, seed int64, prep prepared) (rep
 	return rec, nil
 }
 
+// planRun is a run's protocol, method and record header (with its settings hash),
+// before anything is trained.
+func (c *command) planRun(task, method string, seed int64, prep prepared) (reports.Record, protocol, methods.Method, error) {
+	p := prep.protocol(c.o, method)
+	if err := checkLen(fmt.Sprintf("%s's max length", task), int64(p.maxLen), c.src, c.o.Suite); err != nil {
+		return reports.Record{}, p, nil, err
+	}
+	meth, err := newMethod(c.o, method, seed)
+	if err != nil {
+		return reports.Record{}, p, nil, err
+	}
+	rec, err := c.header(task, method, seed, prep, p, meth)
+	return rec, p, meth, err
+}
+
 // outcome is a run's result in a few words.
 func outcome(r reports.Record) string {
 	best := fmt.Sprintf("%s %.4f", r.MainScore, r.Scores[r.MainScore])
@@ -84,6 +91,7 @@ func (c *command) header(task, method string, seed int64, prep prepared, p proto
 		Model: c.src.info, Data: prep.files(), Hyperparameters: hyperparameters(c.o, p),
 		Device: c.dev.Name, Code: c.code, Environment: c.env, Command: typedCommand(os.Args),
 	}
+	rec.Precision = precisionRecord(c.o, c.dev, rec.Hyperparameters)
 	var err error
 	rec.SettingsHash, err = reports.SettingsHash(rec)
 	return rec, err
@@ -110,6 +118,7 @@ func hyperparameters(o Options, p protocol) map[string]any {
 // checkpoint of the same run is there) and fills rec with the results.
 func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth methods.Method, ck string) error {
 	started := time.Now()
+	mem := newGPUMemory(c.dev, func(err error) { fmt.Fprintf(c.stderr, "warning: peak GPU memory: %v\n", err) })
 	b, err := prep.model(c.src, c.o, rec.Seed)
 	if err != nil {
 		return err
@@ -137,6 +146,7 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 	if p.constantLR {
 		cfg.Schedule = train.ConstantSchedule
 	}
+	cfg.Autocast, cfg.LossScaler = precision(c.o, c.dev)
 	if err := scheduleMethod(meth, tt, &cfg); err != nil {
 		return err
 	}
@@ -160,7 +170,7 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 	}
 	setup := time.Since(started)
 	c.training.Store(true)
-	res, err := train.Run(cfg, tt, opt, meth.Hooks()...)
+	res, err := train.Run(cfg, tt, opt, mem.hooks(meth.Hooks())...)
 	c.training.Store(false)
 	var div *train.DivergedError
 	switch {
@@ -186,6 +196,7 @@ func (c *command) train(rec *reports.Record, prep prepared, p protocol, meth met
 	}
 	rec.Schedule = reports.Schedule{TotalSteps: res.TotalSteps, WarmupSteps: res.WarmupSteps, WarmupExceedsSteps: res.WarmupExceedsSteps}
 	rec.PeakRSSBytes, rec.StartedAt, rec.FinishedAt = res.PeakRSS, started, time.Now()
+	rec.Precision.LossScale, rec.PeakGPUMemory = lossScale(res.LossScaler), mem.record()
 	return nil
 }
 

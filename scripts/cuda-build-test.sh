@@ -72,7 +72,7 @@ def load(d):
     out = {}
     for f in sorted(glob.glob(os.path.join(d, "*.json"))):
         r = json.load(open(f))
-        assert r["device"] == "cpu", (f, r["device"])
+        assert r["device"].lower() == "cpu", (f, r["device"])
         for k in ("timing", "peak_rss_bytes", "environment", "command", "code", "started_at", "finished_at"):
             r.pop(k, None)
         out[os.path.basename(f)] = r

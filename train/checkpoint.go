@@ -35,6 +35,8 @@ type Checkpoint struct {
 	// ("exp_avg/NAME", "exp_avg_sq/NAME"). When Run hands out a Checkpoint they are the
 	// live tensors: write them before returning, don't keep or drop them.
 	Tensors map[string]*ts.Tensor `json:"-"`
+	// LossScaler is the loss scaler's state (nil without one).
+	LossScaler *LossScaler `json:"loss_scaler,omitempty"`
 }
 
 // Tensor-name prefixes of a Checkpoint.
@@ -78,6 +80,10 @@ func (r *runner) snapshot(next int) Checkpoint {
 		TrainTime: r.res.TrainTime, EvalTime: r.res.EvalTime,
 		AdamSteps: map[string]int{}, Tensors: map[string]*ts.Tensor{},
 	}
+	if r.scaler != nil {
+		s := *r.scaler
+		c.LossScaler = &s
+	}
 	for _, p := range r.params {
 		c.Tensors[paramPrefix+p.Name] = p.T
 		if m, v, step, ok := r.opt.State(p.Name); ok {
@@ -119,6 +125,13 @@ func (r *runner) restore(c Checkpoint) error {
 	r.res.History, r.res.Best = append([]Eval(nil), c.History...), c.Best
 	r.res.TrainTime, r.res.EvalTime = c.TrainTime, c.EvalTime
 	r.startBatch = c.NextBatch
+	if (c.LossScaler == nil) != (r.scaler == nil) {
+		has := map[bool]string{true: "a loss scaler (float16)", false: "no loss scaler"}
+		return fmt.Errorf("train: the checkpoint was made with %s, this run has %s", has[c.LossScaler != nil], has[r.scaler != nil])
+	}
+	if r.scaler != nil {
+		*r.scaler = *c.LossScaler
+	}
 	return nil
 }
 

@@ -90,6 +90,12 @@ type Config struct {
 	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
 	// is given uses these, so that a run's record cannot disagree with its training.
 	Beta1, Beta2, Eps float64
+	// Autocast, when set, runs the training and evaluation forward passes in mixed
+	// precision (the parameters, optimizer and hooks stay float32).
+	Autocast *Autocast
+	// LossScaler, when set (float16), scales the loss and skips the steps whose
+	// gradients overflow; Run updates it and reports its final state in Result.
+	LossScaler *LossScaler
 }
 
 // AdamW builds the optimizer this config describes.
@@ -123,6 +129,9 @@ type Result struct {
 	// decays), which a warm-up meant for a full run does to a shortened one.
 	TotalSteps, WarmupSteps int
 	WarmupExceedsSteps      bool
+	// LossScaler is the loss scaler's state at the end (final scale, skipped steps);
+	// nil without one.
+	LossScaler *LossScaler
 }
 
 // gcEvery is how often (in optimizer steps) Run forces a Go GC. Tensors are freed by
@@ -180,6 +189,16 @@ func (c Config) resolve(opt *AdamW) (Config, error) {
 	case c.Epochs <= 0 && c.MaxSteps <= 0:
 		return c, errors.New("train: need Epochs > 0 or MaxSteps > 0")
 	}
+	if c.Autocast != nil {
+		if err := torchx.CheckAutocast(c.Autocast.CUDA, c.Autocast.DType); err != nil {
+			return c, err
+		}
+	}
+	if c.LossScaler != nil {
+		if err := c.LossScaler.check(); err != nil {
+			return c, err
+		}
+	}
 	b1, b2, eps := opt.Hyper()
 	if orDefault(c.Beta1, DefaultBeta1) != b1 || orDefault(c.Beta2, DefaultBeta2) != b2 || orDefault(c.Eps, DefaultEps) != eps {
 		return c, fmt.Errorf("train: config has AdamW β1=%g β2=%g ε=%g, the optimizer β1=%g β2=%g ε=%g",
@@ -217,6 +236,7 @@ type runner struct {
 	lossSteps      int
 	bar            *progress
 	res            Result
+	scaler         *LossScaler // nil: no loss scaling
 }
 
 // TotalSteps is the number of optimizer steps Run makes with cfg on a task of
@@ -232,8 +252,13 @@ func TotalSteps(cfg Config, batchesPerEpoch int) int {
 
 func newRunner(cfg Config, task Task, opt *AdamW, hooks []Hook, batchesPerEpoch int) *runner {
 	total := TotalSteps(cfg, batchesPerEpoch)
+	var scaler *LossScaler
+	if cfg.LossScaler != nil {
+		s := *cfg.LossScaler // the caller's is the starting state; Result reports the end
+		scaler = &s
+	}
 	return &runner{
-		cfg: cfg, task: task, opt: opt, hooks: hooks,
+		cfg: cfg, task: task, opt: opt, hooks: hooks, scaler: scaler,
 		params:   allParams(opt.Groups()),
 		total:    total,
 		warmup:   warmupSteps(cfg.WarmupSteps, cfg.WarmupRatio, total),
@@ -373,15 +398,24 @@ func (r *runner) optimizerStep(micro []any) error {
 	if err := r.checkFinite("loss", loss); err != nil {
 		return err
 	}
-	// A non-finite gradient stops the run before it reaches the parameters.
+	if r.scaler != nil {
+		r.scaler.unscale(r.params) // before the norm and the clipping, as GradScaler.unscale_
+	}
 	gradNorm := GradNorm(r.params)
+	if r.scaler != nil && (math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0)) {
+		return r.skipStep(loss, t0)
+	}
+	// A non-finite gradient stops the run before it reaches the parameters.
 	if err := r.checkFinite("gradient norm", gradNorm); err != nil {
 		return err
 	}
 	if r.cfg.MaxGradNorm > 0 {
 		clipTo(r.params, r.cfg.MaxGradNorm, gradNorm)
 	}
-	r.opt.Step(r.schedule()(r.step, r.warmup, r.total))
+	r.opt.Step(r.schedule()(r.step-r.skipped(), r.warmup, r.total))
+	if r.scaler != nil {
+		r.scaler.update(true)
+	}
 	r.step++
 	r.lossSum += loss
 	r.lossSteps++
@@ -408,7 +442,11 @@ func (r *runner) accumulate(micro []any) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("train: loss at step %d: %w", r.step+1, err)
 		}
-		v, err := backward(loss, len(micro))
+		scale := 1.0
+		if r.scaler != nil {
+			scale = r.scaler.Scale
+		}
+		v, err := backward(loss, len(micro), scale)
 		if err != nil {
 			return 0, fmt.Errorf("train: backward at step %d: %w", r.step+1, err)
 		}
@@ -417,8 +455,17 @@ func (r *runner) accumulate(micro []any) (float64, error) {
 	return sum, nil
 }
 
-// loss is the task's loss of one batch plus Config.Regularization, if set.
-func (r *runner) loss(b any) (*ts.Tensor, error) {
+// loss is the task's loss of one batch plus Config.Regularization, if set, under
+// autocast when configured (the forward pass only: backward runs outside it, as
+// torch.autocast's documentation prescribes).
+func (r *runner) loss(b any) (loss *ts.Tensor, err error) {
+	if aerr := r.cfg.Autocast.run(func() { loss, err = r.forward(b) }); aerr != nil {
+		return nil, aerr
+	}
+	return loss, err
+}
+
+func (r *runner) forward(b any) (*ts.Tensor, error) {
 	loss, err := r.task.Loss(b)
 	if err != nil || r.cfg.Regularization == nil {
 		return loss, err
@@ -432,8 +479,9 @@ func (r *runner) loss(b any) (*ts.Tensor, error) {
 	return loss.MustAdd(reg, true), nil
 }
 
-// backward back-propagates loss/n, drops the loss (and so its graph), and returns loss/n.
-func backward(loss *ts.Tensor, n int) (float64, error) {
+// backward back-propagates (loss/n)·scale, drops the loss (and so its graph), and
+// returns loss/n. scale is the loss scaler's (1 without one).
+func backward(loss *ts.Tensor, n int, scale float64) (float64, error) {
 	defer loss.MustDrop()
 	if k := loss.Numel(); k != 1 {
 		return 0, fmt.Errorf("loss has %d elements, want a scalar", k)
@@ -443,7 +491,12 @@ func backward(loss *ts.Tensor, n int) (float64, error) {
 		h = divScalar(h, float64(n))
 		defer lib.AtFree(h)
 	}
-	lib.AtBackward(h, 0, 0)
+	scaled := h
+	if scale != 1 {
+		scaled = mulScalar(h, scale)
+		defer lib.AtFree(scaled)
+	}
+	lib.AtBackward(scaled, 0, 0)
 	if err := ts.TorchErr(); err != nil {
 		return 0, errors.New(firstLine(err.Error()))
 	}
@@ -465,7 +518,11 @@ func (r *runner) evaluate() error {
 	r.task.SetTraining(false)
 	var scores Scores
 	var err error
-	noGrad(func() { scores, err = r.task.Evaluate() })
+	noGrad(func() {
+		if aerr := r.cfg.Autocast.run(func() { scores, err = r.task.Evaluate() }); aerr != nil {
+			err = aerr
+		}
+	})
 	r.task.SetTraining(true)
 	r.lastEval = r.step
 	runtime.GC() // evaluation leaves many intermediates to the finalizers
@@ -515,6 +572,35 @@ func (r *runner) finish() {
 		r.res.StepTime = r.res.TrainTime / time.Duration(r.step)
 	}
 	r.res.PeakRSS = PeakRSS()
+	if r.scaler != nil {
+		s := *r.scaler
+		r.res.LossScaler = &s
+	}
+}
+
+// skipped is the number of steps the loss scaler skipped so far. The learning-rate
+// schedule counts only the steps that updated the parameters, as Hugging Face's Trainer
+// does not step its scheduler after a skipped optimizer step.
+func (r *runner) skipped() int {
+	if r.scaler == nil {
+		return 0
+	}
+	return r.scaler.Skipped
+}
+
+// skipStep ends a step whose (unscaled) gradients overflowed: no update, the scale
+// backs off, the gradients are zeroed. The step still counts (as Hugging Face's
+// global_step) and its loss enters the mean; the hooks are not called, since they would
+// read Inf/NaN gradients (AVF's ranking, AdaLoRA's sensitivities).
+func (r *runner) skipStep(loss float64, t0 time.Time) error {
+	r.scaler.update(false)
+	r.step++
+	r.lossSum += loss
+	r.lossSteps++
+	r.opt.ZeroGrad()
+	r.res.TrainTime += time.Since(t0)
+	r.bar.show(r.step, r.meanLoss(), r.res.TrainTime)
+	return nil
 }
 
 // stepSeed is libtorch's seed for optimizer step `step` (0-based) of a run seeded with

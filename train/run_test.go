@@ -167,6 +167,10 @@ func TestRunKeepsBestEvaluation(t *testing.T) {
 		{[]float64{0.5, 0.9, 0.7, 0.8}, 2},
 		{[]float64{0.5, 0.9, 0.9, 0.1}, 2},
 		{[]float64{math.NaN(), 0.3, 0.2, 0.1}, 2},
+		// An undefined score (NaN: STS-B correlation of constant predictions) never
+		// beats a defined one, even a negative one, whichever comes first.
+		{[]float64{-0.2, math.NaN(), math.NaN(), -0.3}, 1},
+		{[]float64{math.NaN(), math.NaN(), -0.9, math.NaN()}, 3},
 		{[]float64{0.1, 0.2, 0.3, 0.4}, 4},
 	}
 	for _, c := range cases {

@@ -15,25 +15,32 @@ static int torchx_has_driver(void) {
 	return 1;
 }
 
-// torchx_cuda_linked says whether libtorch_cuda.so is loaded in this process (a binary
-// built with CUDA=1 make setup), by its path in /proc/self/maps.
-static int torchx_cuda_linked(void) {
-	FILE *f = fopen("/proc/self/maps", "r");
-	if (f == NULL) return 0;
-	char line[4096];
-	int found = 0;
-	while (!found && fgets(line, sizeof line, f) != NULL) {
-		found = strstr(line, "/libtorch_cuda.so") != NULL;
-	}
-	fclose(f);
-	return found;
-}
 */
 import "C"
 
-// CUDALinked says whether this binary loaded libtorch's CUDA backend (built with
-// CUDA=1 make setup).
-func CUDALinked() bool { return C.torchx_cuda_linked() != 0 }
+import (
+	"debug/elf"
+	"os"
+	"slices"
+)
+
+// CUDALinked says whether this binary links libtorch's CUDA backend (built with CUDA=1
+// make setup), by its ELF's needed libraries. Whether libtorch_cuda.so is loaded says
+// nothing: once the CUDA libraries are in the harness cache, the wheel's libtorch_cpu
+// loads libnvfuser_codegen.so, which pulls libtorch_cuda.so into a CPU build too.
+func CUDALinked() bool {
+	exe, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	libs, err := f.ImportedLibraries()
+	return err == nil && slices.Contains(libs, "libtorch_cuda.so")
+}
 
 // HasNVIDIADriver says whether the NVIDIA driver library (libcuda.so.1) is installed.
 func HasNVIDIADriver() bool { return C.torchx_has_driver() != 0 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
@@ -114,11 +113,7 @@ func Tiny(vocabSize int64) Config {
 
 // LoadConfig reads a Hugging Face config.json of model_type "bart".
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	return ParseConfig(raw, path)
+	return models.ReadConfig(path, ParseConfig)
 }
 
 // ParseConfig reads the bytes of a config.json; source names it in errors.

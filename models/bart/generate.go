@@ -326,7 +326,7 @@ func (m *Model) nextScores(cache *Cache, seqs [][]int64, logSoftmax bool) []floa
 	if logSoftmax {
 		logits = logits.MustLogSoftmax(-1, gotch.Float, true)
 	}
-	cpu := logits.MustTo(gotch.CPU, true)
+	cpu := logits.MustTo(gotch.CPU, true).MustTotype(gotch.Float, true) // bfloat16/float16 under -dtype's autocast
 	defer cpu.MustDrop()
 	return cpu.Vals().([]float32)
 }

@@ -3,14 +3,12 @@ package bart
 import (
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/models/deberta"
 	"github.com/vectorfit/harness/models/safetensors"
 )
 
@@ -35,19 +33,7 @@ func ignorable(name string) bool { return slices.Contains(tiedCopies, name) }
 // Load builds a model from a Hugging Face folder: config.json and model.safetensors or
 // pytorch_model.bin.
 func Load(dir string) (*Model, LoadReport, error) {
-	c, err := LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	weights, err := deberta.WeightsFile(dir) // the same two files, in the same order
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	tensors, err := deberta.ReadCheckpoint(weights)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	m, rep, err := FromTensors(c, tensors, weights)
+	m, rep, weights, err := models.LoadFolder(dir, LoadConfig, models.WeightsFile, FromTensors)
 	rep.Weights = weights
 	return m, rep, err
 }

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -90,11 +89,7 @@ var activations = []string{"quick_gelu", "gelu", "gelu_new", "gelu_pytorch_tanh"
 // LoadTextConfig reads a config.json of model_type "clip_text_model" (a diffusers
 // text_encoder/ folder) or "clip" (its text_config, as CLIPTextConfig.from_pretrained).
 func LoadTextConfig(path string) (TextConfig, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return TextConfig{}, err
-	}
-	return ParseTextConfig(raw, path)
+	return models.ReadConfig(path, ParseTextConfig)
 }
 
 // ParseTextConfig reads the bytes of a config.json; source names it in errors.
@@ -128,11 +123,7 @@ func ParseTextConfig(raw []byte, source string) (TextConfig, error) {
 
 // LoadConfig reads a full CLIP config.json (model_type "clip", openai/clip-vit-*).
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	return ParseConfig(raw, path)
+	return models.ReadConfig(path, ParseConfig)
 }
 
 // ParseConfig reads the bytes of a full CLIP config.json; source names it in errors.

@@ -2,12 +2,10 @@ package clip
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/models/deberta"
 )
 
 // Model is transformers' CLIPModel: both towers and their projections, for scoring
@@ -106,29 +104,11 @@ type LoadReport struct {
 	models.LoadReport
 }
 
-// read finds and reads dir's model.safetensors or pytorch_model.bin.
-func read(dir string) (string, map[string]*ts.Tensor, error) {
-	weights, err := deberta.WeightsFile(dir)
-	if err != nil {
-		return "", nil, err
-	}
-	tensors, err := deberta.ReadCheckpoint(weights)
-	return weights, tensors, err
-}
-
 // LoadText builds the text encoder from a diffusers text_encoder/ folder (config.json of
 // model_type clip_text_model, model.safetensors or pytorch_model.bin) or a full CLIP
 // folder (its text_config; the vision tower and projections are reported as Ignored).
 func LoadText(dir string) (*TextModel, LoadReport, error) {
-	c, err := LoadTextConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	weights, tensors, err := read(dir)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	m, rep, err := TextFromTensors(c, tensors, weights)
+	m, rep, weights, err := models.LoadFolder(dir, LoadTextConfig, models.WeightsFile, TextFromTensors)
 	rep.Weights = weights
 	return m, rep, err
 }
@@ -156,15 +136,7 @@ func TextFromTensors(c TextConfig, ckpt map[string]*ts.Tensor, source string) (*
 // Load builds CLIPModel from a full CLIP folder (openai/clip-vit-*): config.json with
 // text_config and vision_config, model.safetensors or pytorch_model.bin.
 func Load(dir string) (*Model, LoadReport, error) {
-	c, err := LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	weights, tensors, err := read(dir)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	m, rep, err := FromTensors(c, tensors, weights)
+	m, rep, weights, err := models.LoadFolder(dir, LoadConfig, models.WeightsFile, FromTensors)
 	rep.Weights = weights
 	return m, rep, err
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -139,11 +138,7 @@ func defaults() Config {
 // LoadConfig reads a Hugging Face config.json of model_type "deberta-v2" (DeBERTa-v2
 // and v3 checkpoints both say so).
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	return ParseConfig(raw, path)
+	return models.ReadConfig(path, ParseConfig)
 }
 
 // ParseConfig reads the bytes of a config.json; source names it in errors.

@@ -2,15 +2,12 @@ package deberta
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/models/safetensors"
 )
 
 // LoadReport says what loading a checkpoint did beyond copying tensors.
@@ -36,8 +33,8 @@ func ignorable(name string) bool {
 // Weight files looked for in a model folder, in order. The microsoft/deberta-v3-base hub
 // repo ships only pytorch_model.bin.
 const (
-	SafetensorsFile = "model.safetensors"
-	PytorchFile     = "pytorch_model.bin"
+	SafetensorsFile = models.SafetensorsFile
+	PytorchFile     = models.PytorchFile
 )
 
 // Load builds a model from a Hugging Face folder: config.json and model.safetensors or
@@ -57,11 +54,7 @@ func Load(dir string, head Head, numLabels int64, seed uint64) (*Model, LoadRepo
 // LoadWithConfig builds a model from dir's weights with a configuration the caller
 // adjusted (label count, classifier dropout).
 func LoadWithConfig(dir string, c Config, head Head, seed uint64) (*Model, LoadReport, error) {
-	weights, err := WeightsFile(dir)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	tensors, err := ReadCheckpoint(weights)
+	weights, tensors, err := models.ReadWeights(dir, WeightsFile)
 	if err != nil {
 		return nil, LoadReport{}, err
 	}
@@ -71,50 +64,10 @@ func LoadWithConfig(dir string, c Config, head Head, seed uint64) (*Model, LoadR
 }
 
 // WeightsFile is dir's model.safetensors, else its pytorch_model.bin.
-func WeightsFile(dir string) (string, error) {
-	for _, name := range []string{SafetensorsFile, PytorchFile} {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: no %s or %s", dir, SafetensorsFile, PytorchFile)
-}
+func WeightsFile(dir string) (string, error) { return models.WeightsFile(dir) }
 
-// ReadCheckpoint reads every tensor of a .safetensors file or of a PyTorch .bin (a
-// torch.save'd state_dict, read with gotch's unpickler).
-func ReadCheckpoint(path string) (map[string]*ts.Tensor, error) {
-	if strings.HasSuffix(path, ".safetensors") {
-		return safetensors.Load(path)
-	}
-	return readPytorch(path)
-}
-
-// readPytorch reads a torch.save'd state_dict. gotch's unpickler panics on some malformed
-// input: that becomes an error naming the file and saying how to convert it instead.
-func readPytorch(path string) (tensors map[string]*ts.Tensor, err error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			tensors, err = nil, fmt.Errorf("%v", r)
-		}
-		if err != nil {
-			err = fmt.Errorf("%s: cannot read it as a PyTorch state_dict (%w); convert it to safetensors with: %s",
-				path, err, convertCommand(path))
-		}
-	}()
-	return pickle.Decode(path)
-}
-
-// convertCommand is the one-line Python conversion of a .bin checkpoint.
-func convertCommand(path string) string {
-	out := filepath.Join(filepath.Dir(path), SafetensorsFile)
-	return fmt.Sprintf(`python3 -c "import torch; from safetensors.torch import save_file; `+
-		`sd = torch.load('%s', map_location='cpu'); save_file({k: v.contiguous().clone() for k, v in sd.items()}, '%s', metadata={'format': 'pt'})"`,
-		path, out)
-}
+// ReadCheckpoint reads every tensor of a .safetensors file or of a PyTorch .bin.
+func ReadCheckpoint(path string) (map[string]*ts.Tensor, error) { return models.ReadCheckpoint(path) }
 
 // FromTensors builds a model from a checkpoint's tensors, matched by Hugging Face name
 // with or without the base-model prefix "deberta.". Any missing base tensor, unexpected

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -145,11 +144,7 @@ func SDv14() Config {
 
 // LoadConfig reads a diffusers unet/config.json.
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	return ParseConfig(raw, path)
+	return models.ReadConfig(path, ParseConfig)
 }
 
 // unsupported are UNet2DConditionModel options for other pipelines (SD XL, Kandinsky,

@@ -263,8 +263,8 @@ func (m *Model) attention(lin []*models.Linear, x, kv *ts.Tensor, heads int64) *
 	}
 	q, k, v := split(lin[0], x), split(lin[1], kv), split(lin[2], kv)
 	// gotch passes an undefined mask as a present one, which libtorch refuses: an
-	// additive zero mask is the same attention.
-	none := s.Keep(ts.MustZeros([]int64{1, 1, 1, 1}, gotch.Float, q.MustDevice()))
+	// additive zero mask is the same attention. In q's dtype: bfloat16 under autocast.
+	none := s.Keep(ts.MustZeros([]int64{1, 1, 1, 1}, q.DType(), q.MustDevice()))
 	ctx := s.Keep(ts.MustScaledDotProductAttention(q, k, v, none, 0, false, nil))
 	merged := s.Keep(ctx.MustTranspose(1, 2, false).MustReshape([]int64{b, seq, d}, true))
 	return lin[3].Forward(merged, train)

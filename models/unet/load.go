@@ -2,14 +2,11 @@ package unet
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/models/deberta"
 )
 
 // WeightFiles are the names a diffusers unet/ folder keeps its weights under, in the
@@ -32,30 +29,15 @@ type LoadReport struct {
 
 // WeightsFile is the first of WeightFiles present in dir.
 func WeightsFile(dir string) (string, error) {
-	for _, name := range WeightFiles {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
+	if p, ok := models.FirstFile(dir, WeightFiles); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("%s: no UNet weights, want one of %s", dir, strings.Join(WeightFiles, ", "))
 }
 
 // Load builds a model from a diffusers unet/ folder: config.json and one of WeightFiles.
 func Load(dir string) (*Model, LoadReport, error) {
-	c, err := LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	weights, err := WeightsFile(dir)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	tensors, err := deberta.ReadCheckpoint(weights)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	m, rep, err := FromTensors(c, tensors, weights)
+	m, rep, weights, err := models.LoadFolder(dir, LoadConfig, WeightsFile, FromTensors)
 	rep.Weights = weights
 	return m, rep, err
 }

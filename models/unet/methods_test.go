@@ -6,11 +6,11 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/testmodel"
 	"github.com/vectorfit/harness/internal/testmodel/compare"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/methods/registry"
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/train"
 )
 
 // Trainable counts on the sd fixture, by hand. It has four BasicTransformerBlocks:
@@ -34,71 +34,22 @@ var wantCounts = map[string]int64{"vectorfit": 840, "lora": 10496, "fullft": 526
 // hand-computed ones, the output is unchanged at initialisation (against diffusers),
 // and a few AdamW steps on an MSE loss lower it.
 func TestMethodsApplyAndTrain(t *testing.T) {
-	for _, name := range []string{"vectorfit", "lora", "fullft"} {
-		t.Run(name, func(t *testing.T) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			m, io := loadFixture(t, "sd")
-			method, err := registry.New(name, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := method.Apply(m); err != nil {
-				t.Fatal(err)
-			}
-			if name != "fullft" {
-				for _, l := range m.Linears() {
-					if l.Adapter == nil {
-						t.Fatalf("%s not adapted", l.Name)
-					}
-				}
-			}
-			counts := methods.Count(method, m)
-			if counts.Adapter != wantCounts[name] || counts.Head != 0 || counts.Base != 52644 {
-				t.Errorf("counts %+v, want adapter %d, head 0, base 52644", counts, wantCounts[name])
-			}
-			sample, tt, ctx := io["sample"], io["timesteps"], io["encoder_hidden_states"]
-			m.SetTraining(false)
+	testmodel.CheckMethods(t, registry.New, func(t *testing.T) testmodel.MethodsFixture {
+		m, io := loadFixture(t, "sd")
+		sample, tt, ctx := io["sample"], io["timesteps"], io["encoder_hidden_states"]
+		atInit := func(t *testing.T) {
 			var out *ts.Tensor
 			models.NoGrad(func() { out = m.Forward(sample, tt, ctx) })
 			compare.Close(t, "out after Apply", out, io["out"], tol)
-
-			adapter, _ := method.Trainable()
-			opt := train.NewAdamW([]train.Group{{Name: "adapter", Params: adapter, LR: 1e-2}}, 0.9, 0.999, 1e-8)
-			target := io["sample"] // a fixed target far from the output (in_channels = out_channels)
-			loss := func() *ts.Tensor {
-				pred := m.Forward(sample, tt, ctx)
-				defer pred.MustDrop()
-				return pred.MustMseLoss(target, 1, false) // mean
-			}
-			evalLoss := func() float64 {
-				m.SetTraining(false)
-				var l *ts.Tensor
-				models.NoGrad(func() { l = loss() })
-				defer l.MustDrop()
-				return l.Float64Values()[0]
-			}
-			before := evalLoss()
-			m.SetTraining(true)
-			for step := 1; step <= 10; step++ {
-				l := loss()
-				l.MustBackward()
-				l.MustDrop()
-				opt.Step(1)
-				opt.ZeroGrad()
-				for _, h := range method.Hooks() {
-					if err := h(step); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			after := evalLoss()
-			t.Logf("%s: MSE %.5f -> %.5f after 10 steps", name, before, after)
-			if !(after < 0.95*before) {
-				t.Errorf("%s: MSE %g -> %g, want a drop of at least 5%%", name, before, after)
-			}
-		})
-	}
+		}
+		target := io["sample"] // a fixed target far from the output (in_channels = out_channels)
+		loss := func(bool) *ts.Tensor {
+			pred := m.Forward(sample, tt, ctx)
+			defer pred.MustDrop()
+			return pred.MustMseLoss(target, 1, false) // mean
+		}
+		return testmodel.MethodsFixture{Model: m, AtInit: atInit, Loss: loss}
+	}, testmodel.MethodsWant{Adapter: wantCounts, Base: 52644, MinRelDrop: 0.05})
 }
 
 // Targets select cross-attention by the self-attention types ("query" is to_q of attn1

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/vectorfit/harness/models"
@@ -128,11 +127,7 @@ func Tiny() Config {
 
 // LoadConfig reads a diffusers vae/config.json.
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	return ParseConfig(raw, path)
+	return models.ReadConfig(path, ParseConfig)
 }
 
 // ParseConfig reads the bytes of a config.json; source names it in errors.

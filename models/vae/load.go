@@ -3,8 +3,6 @@ package vae
 import (
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/models"
-	"github.com/vectorfit/harness/models/deberta"
 )
 
 // WeightFiles are the files of a diffusers vae/ folder Load reads, in order of
@@ -35,11 +32,8 @@ type LoadReport struct {
 
 // WeightsFile is the first of WeightFiles present in dir.
 func WeightsFile(dir string) (string, error) {
-	for _, name := range WeightFiles {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
+	if p, ok := models.FirstFile(dir, WeightFiles); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("%s: no %s (a diffusers vae/ folder)", dir, strings.Join(WeightFiles, ", "))
 }
@@ -47,19 +41,7 @@ func WeightsFile(dir string) (string, error) {
 // Load builds a VAE from a diffusers vae/ folder: config.json and the weights of
 // WeightsFile (float16/bfloat16 weights become float32).
 func Load(dir string) (*Model, LoadReport, error) {
-	c, err := LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	weights, err := WeightsFile(dir)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	tensors, err := deberta.ReadCheckpoint(weights)
-	if err != nil {
-		return nil, LoadReport{}, err
-	}
-	m, rep, err := FromTensors(c, tensors, weights)
+	m, rep, weights, err := models.LoadFolder(dir, LoadConfig, WeightsFile, FromTensors)
 	rep.Weights = weights
 	return m, rep, err
 }

@@ -126,7 +126,7 @@ func toImages(pixels *ts.Tensor) ([]*imaging.RGB, error) {
 	if len(size) != 4 || size[1] != 3 {
 		return nil, fmt.Errorf("diffusion: decoded images of shape %v, want batch × 3 × H × W", size)
 	}
-	cpu := pixels.MustTo(gotch.CPU, false).MustContiguous(true)
+	cpu := pixels.MustTo(gotch.CPU, false).MustTotype(gotch.Float, true).MustContiguous(true) // bfloat16/float16 under -dtype's autocast
 	vals := cpu.Vals().([]float32)
 	cpu.MustDrop()
 	per := int(3 * size[2] * size[3])

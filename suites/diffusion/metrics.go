@@ -13,7 +13,8 @@ import (
 //   - CLIP-T: the mean cosine similarity between the CLIP embeddings of each
 //     generated image and of the prompt it was generated from.
 //
-// Scores are cosines in [−1, 1]; reports show them ×100 like every other score.
+// Scores are cosines in [−1, 1]; reports show them as they are, with 3 decimals, as the
+// DreamBooth paper prints them (0.668), not ×100 (reports/metrics.go).
 
 // Metric names as records store them.
 const (

@@ -78,7 +78,7 @@ func CLIP(m *clip.Model, tok *clip.Tokenizer, proc clip.ImageProcessor, dev gotc
 
 // rows copies a batch × d tensor to Go and drops it.
 func rows(t *ts.Tensor) [][]float32 {
-	cpu := t.MustTo(gotch.CPU, true).MustContiguous(true)
+	cpu := t.MustTo(gotch.CPU, true).MustTotype(gotch.Float, true).MustContiguous(true) // bfloat16/float16 under -dtype's autocast
 	defer cpu.MustDrop()
 	size := cpu.MustSize()
 	vals := cpu.Vals().([]float32)

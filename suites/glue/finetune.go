@@ -2,7 +2,6 @@ package glue
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/sugarme/gotch/ts"
@@ -149,11 +148,9 @@ func (f *Finetune) Evaluate() (train.Scores, error) {
 			return train.Scores{}, fmt.Errorf("%s: %w", d.split.Path, err)
 		}
 		for k, v := range scores {
-			// A correlation of constant predictions (early STS-B) is undefined: NaN in
-			// scipy. It is scored 0, so best-picking and JSON records stay well defined.
-			if math.IsNaN(v) {
-				v = 0
-			}
+			// A correlation of constant predictions (early STS-B) is undefined: NaN, as
+			// in scipy. It stays NaN: train.Run never picks it as the best evaluation
+			// over a defined one, records write it null and tables n/a.
 			all[k+splitSuffix(i, d.split.Name)] = v
 		}
 	}
