@@ -20,7 +20,7 @@ import (
 )
 
 // Formats are the formats Render writes.
-var Formats = []string{"md", "csv", "json"}
+var Formats = []string{"md", "latex", "csv", "json"}
 
 // Render is RenderGrouped with Refuse: a table cell never averages records that differ
 // in more than their seed.
@@ -60,7 +60,7 @@ func RenderWith(w io.Writer, records []Record, format string, o Options) error {
 	if grouping < Refuse || grouping > Split {
 		return fmt.Errorf("reports: unknown grouping %d, want Refuse, Mix or Split", grouping)
 	}
-	if format != "md" {
+	if format != "md" && format != "latex" {
 		grouping = Split // never refuses; the rows are the records either way
 	}
 	g, err := newGrid(records, grouping)
@@ -71,6 +71,8 @@ func RenderWith(w io.Writer, records []Record, format string, o Options) error {
 	switch format {
 	case "md":
 		return renderMarkdown(w, g)
+	case "latex":
+		return renderLaTeX(w, g)
 	case "csv":
 		return renderCSV(w, g.records())
 	}

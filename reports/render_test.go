@@ -141,7 +141,7 @@ func TestRenderErrors(t *testing.T) {
 		name, format, want string
 		rs                 []Record
 	}{
-		{"unknown format", "html", `unknown format "html", want one of md, csv, json`, one},
+		{"unknown format", "html", `unknown format "html", want one of md, latex, csv, json`, one},
 		{"no records", "md", "no records", nil},
 		{"invalid record", "csv", "empty method", []Record{rec("rte", "", 1, "accuracy", 0.5)}},
 	} {

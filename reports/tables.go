@@ -108,6 +108,21 @@ func (g *grid) paperTable(suite string) table {
 	if st.avg {
 		t.header = append(t.header, "Avg.")
 	}
+	rows, cells := g.paperCells(st)
+	for i, row := range rows {
+		line := []string{rowLabel(row), paramsText(preferFinished(g.rowRecords(st, row)))}
+		for _, c := range cells[i] {
+			line = append(line, c.text())
+		}
+		t.rows = append(t.rows, line)
+	}
+	t.footnotes = append(g.divergedNotes(suite), g.mixedNotes(suite)...)
+	return t
+}
+
+// paperCells are the suite table's rows (methods with a record in some task) and their
+// cells, the best per column marked; markdown and LaTeX render the same cells.
+func (g *grid) paperCells(st suiteTable) ([]rowKey, [][]paperCell) {
 	var rows []rowKey
 	for _, row := range g.rows {
 		for _, tk := range st.tasks {
@@ -122,15 +137,7 @@ func (g *grid) paperTable(suite string) table {
 		cells[i] = g.paperRow(st, row)
 	}
 	markBest(cells)
-	for i, row := range rows {
-		line := []string{rowLabel(row), paramsText(preferFinished(g.rowRecords(st, row)))}
-		for _, c := range cells[i] {
-			line = append(line, c.text())
-		}
-		t.rows = append(t.rows, line)
-	}
-	t.footnotes = append(g.divergedNotes(suite), g.mixedNotes(suite)...)
-	return t
+	return rows, cells
 }
 
 func (g *grid) rowRecords(st suiteTable, row rowKey) []Record {

@@ -61,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return planCmd(args, stdout, stderr)
 		case "compare":
 			return compareCmd(args[1:], stdout, stderr)
+		case "plot":
+			return plotCmd(args[1:], stdout, stderr)
 		}
 	}
 	if planRequested(args) {

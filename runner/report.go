@@ -24,9 +24,11 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	in := fs.String("in", "results", "folder of JSON records")
-	format := fs.String("format", "md", "md, csv or json (csv and json list every record and average nothing)")
+	format := fs.String("format", "md", "md, latex (booktabs paper tables, one per suite), csv or json (csv and json list every record and average nothing)")
 	mix := fs.Bool("mix", false, "md: average the seeds of a (task, method) even when they differ in model, code version or settings, with a note under the table saying what each such cell mixes")
 	split := fs.Bool("split", false, "md: show the seeds of a (task, method) that differ in model, code version or settings as separate rows, labelled with what differs (e.g. \"VectorFit [lr=0.03]\")")
+	paper := fs.Bool("paper", false, "md: the paper's published numbers beside ours with the delta (table: -paper-table)")
+	paperTable := fs.String("paper-table", reports.DefaultPaperTable, "with -paper: a paper table JSON file, or the name of one built in (reports/paper/)")
 	detail := fs.String("detail", "main", "md: the detail table's scores: main (the paper cell's, e.g. SQuAD EM and F1) or all (every score; csv and json always carry all)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,7 +52,17 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = reports.RenderWith(stdout, recs, *format, reports.Options{Grouping: grouping, DetailAll: *detail == "all"})
+	if *paper {
+		if *format != "md" {
+			return fmt.Errorf("report: -paper writes markdown; drop -format %s", *format)
+		}
+		var pt reports.PaperTable
+		if pt, err = reports.ReadPaperTable(*paperTable); err == nil {
+			err = reports.RenderPaper(stdout, recs, pt, grouping)
+		}
+	} else {
+		err = reports.RenderWith(stdout, recs, *format, reports.Options{Grouping: grouping, DetailAll: *detail == "all"})
+	}
 	if mixed := (*reports.MixedError)(nil); errors.As(err, &mixed) {
 		return fmt.Errorf("%w\nrerun with -split to show each group as its own row, or with -mix to average them anyway (noted under the table)", err)
 	}
