@@ -2,7 +2,7 @@
 # a few seconds once libtorch and gotch are in place.
 GO ?= go
 
-.PHONY: setup demo test bench vet test-cuda-build
+.PHONY: setup demo test bench vet test-cuda-build bench-compare
 
 setup:
 	@bash scripts/setup.sh
@@ -31,3 +31,12 @@ bench: setup
 # build's. The first run downloads ~2.5 GB of CUDA libraries and compiles gotch (~5 min).
 test-cuda-build: setup
 	@bash scripts/cuda-build-test.sh
+
+# The harness against PyTorch 2.1.0 + transformers 4.44.2 + PEFT 0.12.0 on the same
+# shapes, methods and thread counts, interleaved (issue 16; not part of `make test`;
+# numbers, never pass/fail). The first run may install the Python stack into the harness
+# cache (scripts/bench/pyref.sh). BENCH_ARGS passes options to scripts/bench/compare.py,
+# e.g. BENCH_ARGS='--rounds 2 --threads 1 --models minilm'.
+bench-compare: setup
+	$(GO) build -o out/bench/gobench ./scripts/bench/gobench
+	"$$(bash scripts/bench/pyref.sh)" scripts/bench/compare.py --gobench out/bench/gobench $(BENCH_ARGS)

@@ -57,6 +57,18 @@ type Regularizer interface {
 	Regularization() (*ts.Tensor, error)
 }
 
+// EvalCacher is a method whose evaluation can reuse work while its parameters stand
+// still: VectorFit builds each W = U·diag(s)·Vᵀ, LoRA (and PiSSA) W + s·B·A, DoRA
+// m/‖W + s·B·A‖ ⊙ (W + s·B·A) once per evaluation rather than on every forward call.
+// The runner wires EvalMode to train.Config.EvalMode: true before an evaluation (under
+// no-grad, in eval mode), false after it, which drops the cache, so the next optimizer
+// step trains on the factors as before. A cache is a new tensor, never an in-place
+// change of a trained one, so training is bit-identical with or without it; eval-mode
+// outputs agree with the factored path within float rounding.
+type EvalCacher interface {
+	EvalMode(on bool)
+}
+
 // Delta is the update of one adapted matrix.
 type Delta struct {
 	Name string

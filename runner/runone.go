@@ -214,6 +214,9 @@ func scheduleMethod(meth methods.Method, tt train.Task, cfg *train.Config) error
 	if rg, ok := meth.(methods.Regularizer); ok {
 		cfg.Regularization = rg.Regularization
 	}
+	if ec, ok := meth.(methods.EvalCacher); ok {
+		cfg.EvalMode = ec.EvalMode
+	}
 	sized, ok := meth.(interface {
 		TotalStep() int
 		SetTotalStep(int) error

@@ -87,6 +87,11 @@ type Config struct {
 	// the division by the micro-batches in the step), e.g. AdaLoRA's orthogonality
 	// penalty; the caller sets it from a method that is a methods.Regularizer.
 	Regularization func() (*ts.Tensor, error)
+	// EvalMode, when set, is called with true before every evaluation (under no-grad,
+	// in eval mode) and with false after it, e.g. so that a method builds its adapted
+	// weights once per evaluation (methods.EvalCacher); it must not change what
+	// training computes.
+	EvalMode func(on bool)
 	// AdamW's β1, β2, ε; zero means 0.9, 0.999, 1e-8. Run checks that the optimizer it
 	// is given uses these, so that a run's record cannot disagree with its training.
 	Beta1, Beta2, Eps float64
@@ -519,6 +524,10 @@ func (r *runner) evaluate() error {
 	var scores Scores
 	var err error
 	noGrad(func() {
+		if r.cfg.EvalMode != nil { // outside autocast: the cache keeps the parameters' dtype
+			r.cfg.EvalMode(true)
+			defer r.cfg.EvalMode(false)
+		}
 		if aerr := r.cfg.Autocast.run(func() { scores, err = r.task.Evaluate() }); aerr != nil {
 			err = aerr
 		}

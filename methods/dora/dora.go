@@ -94,6 +94,7 @@ type Layer struct {
 	M       *ts.Tensor // out: lora_magnitude_vector
 	scaling float64
 	dropout float64
+	evalW   *ts.Tensor // (m/n) ⊙ (W + s·B·A) while an evaluation runs (EvalMode), else nil
 }
 
 // Name implements methods.Method.
@@ -161,6 +162,9 @@ func (ly *Layer) weightNorm() *ts.Tensor {
 // stays referenced until its op returns (gotch's finalizers may otherwise free an
 // argument during the C call).
 func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
+	if ly.evalW != nil && !training {
+		return models.Dense(x, ly.evalW, ly.linear.Bias)
+	}
 	base := models.Dense(x, ly.linear.Weight, ly.linear.Bias)
 	in := x
 	if training && ly.dropout > 0 {
@@ -238,6 +242,37 @@ func (d *DoRA) CountAdapter(s models.Shape) int64 {
 		n += d.cfg.R*(l.In+l.Out) + l.Out
 	}
 	return n
+}
+
+// EvalMode implements methods.EvalCacher. Without dropout (eval mode) the forward is
+// (m/n) ⊙ (x·(W + s·B·A)ᵀ) + b, so an evaluation builds W' = (m/n) ⊙ (W + s·B·A) once,
+// as PEFT's merge does, instead of the norm and three products on every call.
+func (d *DoRA) EvalMode(on bool) {
+	for _, ly := range d.layers {
+		ly.evalMode(on)
+	}
+}
+
+// evalMode builds W' for an evaluation (on) or drops it (off).
+func (ly *Layer) evalMode(on bool) {
+	if ly.evalW != nil {
+		ly.evalW.MustDrop()
+		ly.evalW = nil
+	}
+	if !on {
+		return
+	}
+	models.NoGrad(func() {
+		ba := ly.B.MustMatmul(ly.A, false)
+		ba.MustMulScalar_(ts.FloatScalar(ly.scaling))
+		v := ly.linear.Weight.MustAdd(ba, false)
+		ba.MustDrop()
+		n := v.MustLinalgNorm(ts.FloatScalar(2), []int64{1}, false, v.DType(), false)
+		f := ly.M.MustDiv(n, false).MustUnsqueeze(1, true) // out × 1
+		n.MustDrop()
+		ly.evalW = v.MustMul(f, true)
+		f.MustDrop()
+	})
 }
 
 // Layers returns the adapted layers.

@@ -68,6 +68,7 @@ type Layer struct {
 	alpha   float64 // lora_alpha; scaling is alpha/r (alpha/√r with rsLoRA)
 	scaling float64
 	dropout float64
+	evalW   *ts.Tensor // W + s·B·A while an evaluation runs (EvalMode), else nil
 }
 
 // Name implements methods.Method.
@@ -118,6 +119,9 @@ func (lo *LoRA) Apply(m models.Model) error {
 // every temporary stays referenced until its op returns (gotch's finalizers may
 // otherwise free an argument during the C call).
 func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
+	if ly.evalW != nil && !training {
+		return models.Dense(x, ly.evalW, ly.linear.Bias)
+	}
 	base := models.Dense(x, ly.linear.Weight, ly.linear.Bias)
 	in := x
 	if training && ly.dropout > 0 {
@@ -189,6 +193,32 @@ func (lo *LoRA) Merge() {
 		}
 	})
 	lo.merged = true
+}
+
+// EvalMode implements methods.EvalCacher: during an evaluation every layer runs on
+// W + s·B·A, merged once into a new tensor (the frozen W is left as it is, so unmerging
+// cannot round it), at the cost of one weight-sized tensor per layer while it runs.
+func (lo *LoRA) EvalMode(on bool) {
+	for _, ly := range lo.layers {
+		ly.evalMode(on && !lo.merged)
+	}
+}
+
+// evalMode builds W + s·B·A for an evaluation (on) or drops it (off).
+func (ly *Layer) evalMode(on bool) {
+	if ly.evalW != nil {
+		ly.evalW.MustDrop()
+		ly.evalW = nil
+	}
+	if !on {
+		return
+	}
+	models.NoGrad(func() {
+		ba := ly.B.MustMatmul(ly.A, false)
+		ba.MustMulScalar_(ts.FloatScalar(ly.scaling))
+		ly.evalW = ly.linear.Weight.MustAdd(ba, false)
+		ba.MustDrop()
+	})
 }
 
 // Layers returns the adapted layers.

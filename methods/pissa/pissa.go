@@ -179,6 +179,9 @@ func (p *PiSSA) Deltas() ([]methods.Delta, error) {
 func (p *PiSSA) CountAdapter(s models.Shape) int64 { return p.lo.CountAdapter(s) }
 
 // Layers returns the adapted layers (methods/lora's).
+// EvalMode implements methods.EvalCacher with LoRA's merged weights.
+func (p *PiSSA) EvalMode(on bool) { p.lo.EvalMode(on) }
+
 func (p *PiSSA) Layers() []*lora.Layer { return p.lo.Layers() }
 
 // Describe implements methods.Method.

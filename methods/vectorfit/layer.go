@@ -31,6 +31,7 @@ type Layer struct {
 	bias           *ts.Tensor // the model's bias tensor, trained in place when enabled
 	b0             *ts.Tensor // initial bias (copy); nil without bias
 	forward        string
+	evalW          *ts.Tensor // U·diag(s)·Vᵀ while an evaluation runs (EvalMode), else nil
 }
 
 // newLayer decomposes l's weight in float64 (SPEC §1: "computed in float64, then stored
@@ -61,8 +62,12 @@ func newLayer(l *models.Linear, trainSigma, trainBias bool, forward string) (*La
 	return ly, nil
 }
 
-// Forward implements models.Forwarder.
-func (ly *Layer) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
+// Forward implements models.Forwarder. During an evaluation W is built already, and
+// x·Wᵀ costs n·out·in ≤ n·r·(in + out), the factored path's multiply-adds.
+func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
+	if ly.evalW != nil && !training {
+		return models.Dense(x, ly.evalW, ly.bias)
+	}
 	if ly.useFactored(x) {
 		xv := x.MustMatmul(ly.V, false)
 		xs := xv.MustMul(ly.singularValues, true)
@@ -75,6 +80,17 @@ func (ly *Layer) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
 	w := ly.weight()
 	defer w.MustDrop()
 	return models.Dense(x, w, ly.bias)
+}
+
+// evalMode builds W once for an evaluation (on) or drops it (off).
+func (ly *Layer) evalMode(on bool) {
+	if ly.evalW != nil {
+		ly.evalW.MustDrop()
+		ly.evalW = nil
+	}
+	if on {
+		models.NoGrad(func() { ly.evalW = ly.weight() })
+	}
 }
 
 // weight is U·diag(s)·Vᵀ, with the graph to s attached.

@@ -149,6 +149,14 @@ func (vf *VectorFit) LoadState(tensors map[string]*ts.Tensor, meta json.RawMessa
 	return vf.avf.loadState(tensors, meta)
 }
 
+// EvalMode implements methods.EvalCacher: every layer's W = U·diag(s)·Vᵀ is built
+// once per evaluation instead of on every forward call.
+func (vf *VectorFit) EvalMode(on bool) {
+	for _, ly := range vf.layers {
+		ly.evalMode(on)
+	}
+}
+
 // Layers returns the adapted layers (for tests and reports).
 func (vf *VectorFit) Layers() []*Layer { return vf.layers }
 
