@@ -25,7 +25,7 @@ var taskNames = map[string]string{
 	"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B",
 	"mnli": "MNLI", "qnli": "QNLI", "rte": "RTE", "wnli": "WNLI",
 	"xsum": "XSum", "cnndailymail": "CNN/DM", "squad": "SQuAD v1.1", "squadv2": "SQuAD v2.0",
-	"cifar10": "CIFAR-10", "gtsrb": "GTSRB", "mnist": "MNIST", "resisc45": "RESISC45",
+	"cifar10": "CIFAR-10", "gtsrb": "GTSRB", "mnist": "MNIST", "resisc45": "RESISC45", "dreambooth": "DreamBooth",
 }
 
 var methodNames = map[string]string{"vectorfit": "VectorFit", "lora": "LoRA", "fullft": "Full FT",
