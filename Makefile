@@ -36,7 +36,9 @@ test-cuda-build: setup
 # shapes, methods and thread counts, interleaved (issue 16; not part of `make test`;
 # numbers, never pass/fail). The first run may install the Python stack into the harness
 # cache (scripts/bench/pyref.sh). BENCH_ARGS passes options to scripts/bench/compare.py,
-# e.g. BENCH_ARGS='--rounds 2 --threads 1 --models minilm'.
+# e.g. BENCH_ARGS='--rounds 2 --threads 1 --models minilm'; the end-to-end SST-2 phase
+# alone (runner vs the HF Trainer, ~15 min at 1 thread): BENCH_ARGS='--phases e2e --rounds 2 --threads 1'.
 bench-compare: setup
 	$(GO) build -o out/bench/gobench ./scripts/bench/gobench
-	"$$(bash scripts/bench/pyref.sh)" scripts/bench/compare.py --gobench out/bench/gobench $(BENCH_ARGS)
+	$(GO) build -o out/bench/runner ./runner
+	"$$(bash scripts/bench/pyref.sh)" scripts/bench/compare.py --gobench out/bench/gobench --runner out/bench/runner $(BENCH_ARGS)

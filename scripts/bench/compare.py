@@ -7,6 +7,12 @@ and CPU seconds per step, and the issue-16 targets beside the ratios (printed, n
 tested). Each measurement is its own process; only the timed samples count.
 
     python scripts/bench/compare.py --gobench /tmp/gobench [--rounds 3] [--threads 1,2]
+
+--phases e2e (with --runner, the harness's runner binary) times instead the whole
+command on real SST-2: `runner -suite glue -task sst2` against bench_e2e.py (the HF
+Trainer as run_glue.py runs it), wall time of each process including model load and
+the dev evaluation, interleaved, with the dev accuracy of each side and the tokens each
+side pushes through the model (see e2e below).
 """
 import argparse
 import json
@@ -14,10 +20,16 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = {"tiny": (32, 64), "minilm": (8, 128), "bert-base": (8, 128)}
-TARGETS = {"train": 0.9, "eval": 0.8}
+TARGETS = {"train": 0.9, "eval": 0.8, "e2e": 0.6}
+MINILM = os.path.expanduser("~/.cache/vectorfit-harness/models/all-MiniLM-L6-v2")
+GLUE = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "data", "glue"))
+# SPEC §4, SST-2: lr 8e-4 for the LoRA family, VectorFit 10× (the runner's defaults).
+E2E_LR = {"lora": 8e-4, "vectorfit": 8e-3}
 
 
 def measure(cmd):
@@ -35,14 +47,28 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="tiny,minilm,bert-base")
     ap.add_argument("--methods", default="vectorfit,lora,fullft")
-    ap.add_argument("--phases", default="train,eval,svd")
+    ap.add_argument("--phases", default="train,eval,svd,e2e")
     ap.add_argument("--svd-models", default="tiny,minilm", help="bert-base's SVDs take ~30 s a side and thread count")
     ap.add_argument("--json", help="also write every measurement here")
+    ap.add_argument("--runner", help="e2e: the harness's runner binary")
+    ap.add_argument("--e2e-model", default=MINILM)
+    ap.add_argument("--e2e-data", default=GLUE, help="a GLUE folder with SST-2/train.tsv and dev.tsv")
+    ap.add_argument("--e2e-max-train", type=int, default=1024, help="first N SST-2 training rows (0: all 67349)")
+    ap.add_argument("--e2e-warmup-ratio", type=float, default=0.06)
+    ap.add_argument("--e2e-methods", default="vectorfit,lora")
     a = ap.parse_args()
+    phases = [p for p in a.phases.split(",") if p != "e2e"]
+    if phases:
+        per_step(a, phases)
+    if "e2e" in a.phases.split(","):
+        e2e(a)
+
+
+def per_step(a, phases):
     cases = []
     for model in a.models.split(","):
         batch, seq = SHAPES[model]
-        for phase in a.phases.split(","):
+        for phase in phases:
             for method in a.methods.split(","):
                 if phase == "svd" and (method != "vectorfit" or model not in a.svd_models.split(",")):
                     continue  # only VectorFit has a setup worth timing
@@ -75,7 +101,76 @@ def main():
         tgt = TARGETS.get(phase)
         verdict = "" if tgt is None else f"≤ {tgt}× {'PASS' if med <= tgt else 'MISS'}"
         print(f"{model:10} {method:10} {phase:6} {th:>3} {med:9.2f} {mn:9.2f} {statistics.median(go):9.4f} {statistics.median(py):9.4f} {gcpu:9.4f} {pcpu:9.4f}  {verdict}")
-    print("targets (issue 16, printed, not tested): training step ≤ 0.9×, evaluation ≤ 0.8×, end-to-end SST-2 epoch ≤ 0.6× (not measured here yet)")
+    print("targets (issue 16, printed, not tested): training step ≤ 0.9×, evaluation ≤ 0.8×, end-to-end SST-2 epoch ≤ 0.6× (--phases e2e)")
+
+
+def timed(cmd):
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return wall, out.stdout
+
+
+def go_accuracy(out):
+    recs = [f for f in os.listdir(out) if f.endswith(".json")]
+    if len(recs) != 1:
+        raise SystemExit(f"{out}: want one run record, found {recs}")
+    with open(os.path.join(out, recs[0])) as f:
+        return json.load(f)["scores"]["accuracy"]
+
+
+def e2e(a):
+    """One epoch of real SST-2 (the first --e2e-max-train rows) with one dev evaluation at
+    the end, SPEC §4's SST-2 protocol (max length 128, batch 32, weight decay 0.01, classifier
+    dropout 0) but warm-up as a ratio of the run's steps (SPEC's 1000 steps exceed a short
+    run), wall time of the whole command each side, Go and PyTorch alternating."""
+    if not a.runner:
+        raise SystemExit("--phases e2e needs --runner (the harness's runner binary)")
+    common = ["--model", a.e2e_model, "--data", a.e2e_data, "--max-train", str(a.e2e_max_train),
+              "--max-len", "128", "--batch", "32", "--epochs", "1"]
+    py = [sys.executable, os.path.join(HERE, "bench_e2e.py")]
+    tokens = json.loads(subprocess.run(py + common + ["--count-tokens"], capture_output=True, text=True,
+                                       check=True).stdout.strip().splitlines()[-1])
+    cases = [(m, int(t)) for m in a.e2e_methods.split(",") for t in a.threads.split(",")]
+    runs = {c: {"go": [], "pytorch": []} for c in cases}
+    for r in range(a.rounds):
+        for c in cases:
+            method, th = c
+            with tempfile.TemporaryDirectory() as out:
+                go = [a.runner, "-suite", "glue", "-task", "sst2", "-method", method, "-model", a.e2e_model,
+                      "-data", a.e2e_data, "-epochs", "1", "-max-len", "128", "-batch", "32",
+                      "-max-train", str(a.e2e_max_train), "-warmup-ratio", str(a.e2e_warmup_ratio),
+                      "-threads", str(th), "-out", out, "-quiet", "-force"]
+                pyc = py + common + ["--method", method, "--threads", str(th), "--lr", str(E2E_LR[method]),
+                                     "--warmup-ratio", str(a.e2e_warmup_ratio)]
+                order = [("go", go), ("pytorch", pyc)] if r % 2 == 0 else [("pytorch", pyc), ("go", go)]
+                for stack, cmd in order:
+                    wall, stdout = timed(cmd)
+                    acc = go_accuracy(out) if stack == "go" else json.loads(stdout.strip().splitlines()[-1])["accuracy"]
+                    runs[c][stack].append({"wall_s": wall, "accuracy": acc})
+                    print(f"round {r + 1}/{a.rounds}: e2e {method} threads={th} {stack} {wall:.1f} s accuracy {acc:.4f}",
+                          file=sys.stderr, flush=True)
+    if a.json:  # beside the per-step file: NAME.json -> NAME-e2e.json
+        with open(os.path.splitext(a.json)[0] + "-e2e.json", "w") as f:
+            json.dump({"tokens": tokens, "runs": [{"case": list(c), **v} for c, v in runs.items()]}, f, indent=1)
+    load = os.getloadavg()
+    print(f"\nEnd to end: SST-2, first {tokens['train_examples']} training rows, 1 epoch, dev {tokens['dev_examples']} rows; "
+          f"{a.rounds} interleaved rounds; load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    print(f"tokens through the model: training Go {tokens['train_dynamic']} (padded per batch, mean over 20 orders) vs "
+          f"PyTorch {tokens['train_max_len']} (padded to 128), real {tokens['train_real']}; dev Go {tokens['dev_dynamic']} vs "
+          f"PyTorch {tokens['dev_max_len']}, real {tokens['dev_real']}")
+    print(f"{'method':10} {'thr':>3} {'ratio med':>9} {'ratio min':>9} {'go med s':>9} {'py med s':>9} {'go acc':>13} {'py acc':>13}  target")
+    for c in cases:
+        method, th = c
+        go = [m["wall_s"] for m in runs[c]["go"]]
+        py = [m["wall_s"] for m in runs[c]["pytorch"]]
+        ga = "/".join(f"{m['accuracy']:.3f}" for m in runs[c]["go"])
+        pa = "/".join(f"{m['accuracy']:.3f}" for m in runs[c]["pytorch"])
+        med = statistics.median(go) / statistics.median(py)
+        print(f"{method:10} {th:>3} {med:9.2f} {min(go) / min(py):9.2f} {statistics.median(go):9.1f} {statistics.median(py):9.1f} "
+              f"{ga:>13} {pa:>13}  ≤ 0.6× {'PASS' if med <= 0.6 else 'MISS'}")
 
 
 if __name__ == "__main__":
