@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -149,16 +150,9 @@ func settingsOf(o Options) dreamboothSettings {
 		resolution: resolution(o), classImages: positiveOr(o.ClassImages, tinyOr(o, tinyClassImages, p.classImages)),
 		sampleSteps: positiveOr(o.SampleSteps, tinyOr(o, tinySampleSteps, p.sampleSteps)), imagesPerPrompt: positiveOr(o.ImagesPerPrompt, p.imagesPerPrompt),
 		maxPrompts: o.MaxPrompts, priorWeight: priorWeight(o), guidance: positiveOr(o.Guidance, p.guidance),
-		dinoModel: positiveOrString(o.DINOModel, tinyOr(o, "tiny", "facebook/dino-vits16")),
-		clipModel: positiveOrString(o.CLIPModel, tinyOr(o, "tiny", "openai/clip-vit-base-patch32")),
+		dinoModel: cmp.Or(o.DINOModel, tinyOr(o, "tiny", "facebook/dino-vits16")),
+		clipModel: cmp.Or(o.CLIPModel, tinyOr(o, "tiny", "openai/clip-vit-base-patch32")),
 	}
-}
-
-func positiveOrString(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 func (d *diffusionTask) protocol(o Options, method string) protocol {

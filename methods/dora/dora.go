@@ -89,11 +89,11 @@ func New(cfg Config) (*DoRA, error) {
 
 // Layer is one DoRA-adapted linear: LoRA's A and B plus the magnitude vector M.
 type Layer struct {
+	lora    *lora.Layer // A, B and the branch's dropout
 	linear  *models.Linear
 	A, B    *ts.Tensor // r × in, out × r
 	M       *ts.Tensor // out: lora_magnitude_vector
 	scaling float64
-	dropout float64
 	evalW   *ts.Tensor // (m/n) ⊙ (W + s·B·A) while an evaluation runs (EvalMode), else nil
 }
 
@@ -114,7 +114,7 @@ func (d *DoRA) Apply(m models.Model) error {
 	}
 	var layers []*Layer
 	for _, ll := range d.lora.Layers() {
-		ly := &Layer{linear: ll.Linear(), A: ll.A, B: ll.B, scaling: ll.Scaling(), dropout: d.cfg.Dropout}
+		ly := &Layer{lora: ll, linear: ll.Linear(), A: ll.A, B: ll.B, scaling: ll.Scaling()}
 		ly.M = ly.weightNorm()
 		if err := nonZero(ly.linear.Name, ly.M); err != nil {
 			for _, l := range d.lora.Layers() { // leave the model as a failed Apply found it
@@ -166,14 +166,9 @@ func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
 		return models.Dense(x, ly.evalW, ly.linear.Bias)
 	}
 	base := models.Dense(x, ly.linear.Weight, ly.linear.Bias)
-	in := x
-	if training && ly.dropout > 0 {
-		in = ts.MustDropout(x, ly.dropout, true)
-		defer in.MustDrop()
-	}
-	xa := models.Dense(in, ly.A, nil)
+	in, xa, release := ly.lora.Branch(x, training)
+	defer release()
 	loraOut := models.Dense(xa, ly.B, nil) // lora_B(lora_A(x̃))
-	xa.MustDrop()
 	norm := ly.weightNorm()
 	scale := ly.M.MustDiv(norm, false) // mag_norm_scale, broadcast over the last dim
 	norm.MustDrop()

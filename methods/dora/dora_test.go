@@ -12,6 +12,7 @@ import (
 
 	"github.com/vectorfit/harness/internal/testmodel"
 	"github.com/vectorfit/harness/methods"
+	"github.com/vectorfit/harness/methods/lora"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/bert"
 	"github.com/vectorfit/harness/models/deberta"
@@ -125,13 +126,15 @@ func TestMatchesPEFT(t *testing.T) {
 // ΔW = 2·(W + sBA) − W = [[3, 0], [6, 4]].
 func handLayer(dropout float64) *Layer {
 	f := func(v []float32, shape ...int64) *ts.Tensor { return ts.MustOfSlice(v).MustView(shape, true) }
+	linear := &models.Linear{Name: "hand", Type: models.Query, Weight: f([]float32{3, 0, 0, 4}, 2, 2), Bias: f([]float32{10, 20}, 2)}
+	a, b := f([]float32{1, 0}, 1, 2), f([]float32{0, 1}, 2, 1)
 	return &Layer{
-		linear:  &models.Linear{Name: "hand", Type: models.Query, Weight: f([]float32{3, 0, 0, 4}, 2, 2), Bias: f([]float32{10, 20}, 2)},
-		A:       f([]float32{1, 0}, 1, 2),
-		B:       f([]float32{0, 1}, 2, 1),
+		lora:    lora.NewLayer(linear, a, b, 3, dropout),
+		linear:  linear,
+		A:       a,
+		B:       b,
 		M:       f([]float32{6, 10}, 2),
 		scaling: 3,
-		dropout: dropout,
 	}
 }
 
@@ -168,14 +171,9 @@ func TestDropoutOnBothDoRATermsOnly(t *testing.T) {
 	f := func(v []float32, shape ...int64) *ts.Tensor { return ts.MustOfSlice(v).MustView(shape, true) }
 	// W = [[2], [1]] (out 2, in 1), b = [5, −1], A = [[1]], B = [[1], [0]], s = 1:
 	// W + sBA = [[3], [1]], n = [3, 1]; m = [6, 3] → m/n = [2, 3].
-	ly := &Layer{
-		linear:  &models.Linear{Name: "hand", Weight: f([]float32{2, 1}, 2, 1), Bias: f([]float32{5, -1}, 2)},
-		A:       f([]float32{1}, 1, 1),
-		B:       f([]float32{1, 0}, 2, 1),
-		M:       f([]float32{6, 3}, 2),
-		scaling: 1,
-		dropout: 0.5,
-	}
+	linear := &models.Linear{Name: "hand", Weight: f([]float32{2, 1}, 2, 1), Bias: f([]float32{5, -1}, 2)}
+	a, b := f([]float32{1}, 1, 1), f([]float32{1, 0}, 2, 1)
+	ly := &Layer{lora: lora.NewLayer(linear, a, b, 1, 0.5), linear: linear, A: a, B: b, M: f([]float32{6, 3}, 2), scaling: 1}
 	const rows = 64
 	xs := make([]float32, rows)
 	for i := range xs {

@@ -71,6 +71,12 @@ type Layer struct {
 	evalW   *ts.Tensor // W + s·B·A while an evaluation runs (EvalMode), else nil
 }
 
+// NewLayer is a LoRA layer over l with the given A (r × in), B (out × r), scaling and
+// dropout, not installed on l: for LoRA's variants and hand-built tests.
+func NewLayer(l *models.Linear, a, b *ts.Tensor, scaling, dropout float64) *Layer {
+	return &Layer{linear: l, A: a, B: b, scaling: scaling, dropout: dropout}
+}
+
 // Name implements methods.Method.
 func (*LoRA) Name() string { return "lora" }
 
@@ -123,17 +129,28 @@ func (ly *Layer) Forward(x *ts.Tensor, training bool) *ts.Tensor {
 		return models.Dense(x, ly.evalW, ly.linear.Bias)
 	}
 	base := models.Dense(x, ly.linear.Weight, ly.linear.Bias)
-	in := x
-	if training && ly.dropout > 0 {
-		in = ts.MustDropout(x, ly.dropout, true)
-		defer in.MustDrop()
-	}
-	xa := models.Dense(in, ly.A, nil)
+	_, xa, release := ly.Branch(x, training)
+	defer release()
 	xab := models.Dense(xa, ly.B, nil).MustMulScalar(ts.FloatScalar(ly.scaling), true)
-	xa.MustDrop()
 	out := base.MustAdd(xab, true)
 	xab.MustDrop()
 	return out
+}
+
+// Branch is the adapter branch's start, shared by LoRA's variants (DoRA): its input
+// x̃ (dropout(x) in training, else x) and x̃·Aᵀ. release drops what Branch made.
+func (ly *Layer) Branch(x *ts.Tensor, training bool) (in, xa *ts.Tensor, release func()) {
+	in = x
+	if training && ly.dropout > 0 {
+		in = ts.MustDropout(x, ly.dropout, true)
+	}
+	xa = models.Dense(in, ly.A, nil)
+	return in, xa, func() {
+		xa.MustDrop()
+		if in != x {
+			in.MustDrop()
+		}
+	}
 }
 
 // delta is (α/r)·B·A in float64.
