@@ -8,6 +8,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/models"
 )
 
@@ -152,7 +153,7 @@ func (a *allocator) maskToBudget(budget int) {
 		a.pattern[i] = boolsOf(keep)
 		keep.MustDrop()
 		m := low.MustView([]int64{-1, 1}, true)
-		ly.E.MustMaskedFill_(m, ts.FloatScalar(0))
+		torchx.InPlace(ly.E, func() { ly.E.MustMaskedFill_(m, ts.FloatScalar(0)) })
 		m.MustDrop()
 	}
 	for _, s := range a.scores {
@@ -169,7 +170,7 @@ func (a *allocator) applyPattern() {
 			drop[j] = !k
 		}
 		m := ts.MustOfSlice(drop).MustView([]int64{-1, 1}, true).MustTo(ly.E.MustDevice(), true)
-		ly.E.MustMaskedFill_(m, ts.FloatScalar(0))
+		torchx.InPlace(ly.E, func() { ly.E.MustMaskedFill_(m, ts.FloatScalar(0)) })
 		m.MustDrop()
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/methods/lora"
 	"github.com/vectorfit/harness/models"
@@ -149,7 +150,7 @@ func (ly *Layer) weightNorm() *ts.Tensor {
 	var n *ts.Tensor
 	models.NoGrad(func() {
 		ba := ly.B.MustMatmul(ly.A, false)
-		ba.MustMulScalar_(ts.FloatScalar(ly.scaling))
+		torchx.InPlace(ba, func() { ba.MustMulScalar_(ts.FloatScalar(ly.scaling)) })
 		v := ly.linear.Weight.MustAdd(ba, false)
 		ba.MustDrop()
 		n = v.MustLinalgNorm(ts.FloatScalar(2), []int64{1}, false, v.DType(), true)
@@ -259,7 +260,7 @@ func (ly *Layer) evalMode(on bool) {
 	}
 	models.NoGrad(func() {
 		ba := ly.B.MustMatmul(ly.A, false)
-		ba.MustMulScalar_(ts.FloatScalar(ly.scaling))
+		torchx.InPlace(ba, func() { ba.MustMulScalar_(ts.FloatScalar(ly.scaling)) })
 		v := ly.linear.Weight.MustAdd(ba, false)
 		ba.MustDrop()
 		n := v.MustLinalgNorm(ts.FloatScalar(2), []int64{1}, false, v.DType(), false)

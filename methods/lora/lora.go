@@ -11,6 +11,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/train"
@@ -204,7 +205,7 @@ func (lo *LoRA) Merge() {
 	models.NoGrad(func() {
 		for _, ly := range lo.layers {
 			d := ly.delta().MustTotype(ly.linear.Weight.DType(), true)
-			ly.linear.Weight.MustAdd_(d)
+			torchx.InPlace(ly.linear.Weight, func() { ly.linear.Weight.MustAdd_(d) })
 			d.MustDrop()
 			ly.linear.Adapter = nil
 		}
@@ -232,7 +233,7 @@ func (ly *Layer) evalMode(on bool) {
 	}
 	models.NoGrad(func() {
 		ba := ly.B.MustMatmul(ly.A, false)
-		ba.MustMulScalar_(ts.FloatScalar(ly.scaling))
+		torchx.InPlace(ba, func() { ba.MustMulScalar_(ts.FloatScalar(ly.scaling)) })
 		ly.evalW = ly.linear.Weight.MustAdd(ba, false)
 		ba.MustDrop()
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vectorfit/harness/imaging"
+	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/train"
 )
@@ -220,7 +221,7 @@ func (d *DreamBooth) denoise(dists []latentDist, conds []*ts.Tensor) (pred, targ
 func randnChannelsLast(size []int64, device gotch.Device) *ts.Tensor {
 	nhwc := ts.MustEmpty([]int64{size[0], size[2], size[3], size[1]}, gotch.Float, device)
 	x := nhwc.MustPermute([]int64{0, 3, 1, 2}, true)
-	x.MustNormal_(0, 1)
+	torchx.InPlace(x, func() { x.MustNormal_(0, 1) })
 	return x
 }
 
