@@ -75,12 +75,20 @@ def apply(model, method):
     if method == "lora":
         from peft import LoraConfig, get_peft_model
         model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=LINEARS))
+    elif method in ("pissa", "dora"):
+        # The harness's defaults: PiSSA r=8, alpha=r, no dropout (the PiSSA paper's
+        # recipe); DoRA as LoRA with use_dora.
+        from peft import LoraConfig, get_peft_model
+        cfg = (LoraConfig(r=8, lora_alpha=8, lora_dropout=0.0, target_modules=LINEARS, init_lora_weights="pissa")
+               if method == "pissa" else
+               LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=LINEARS, use_dora=True))
+        model = get_peft_model(model, cfg)
     elif method == "vectorfit":
         for name, lin in targets(model):
             parent, child = name.rsplit(".", 1)
             setattr(model.get_submodule(parent), child, VectorFitLinear(lin))
     else:
-        raise SystemExit(f"method {method!r}, want vectorfit, lora or fullft")
+        raise SystemExit(f"method {method!r}, want vectorfit, lora, pissa, dora or fullft")
     for n, p in model.named_parameters():
         if "classifier" in n:
             p.requires_grad_(True)
