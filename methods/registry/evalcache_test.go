@@ -214,7 +214,13 @@ func TestEvalCacheIsUsedAndDropped(t *testing.T) {
 			during := logits()
 			ec.EvalMode(false)
 			after := logits()
-			if e := relErr(during, before); e != 0 {
+			if name == "vectorfit" {
+				// VectorFit's W is keyed by s's values: rebuilt when they change (its
+				// layer tests show the cache is used), so it never goes stale.
+				if e := relErr(during, after); e > 1e-5 {
+					t.Errorf("outputs during the evaluation differ from the per-call path's by %.3g after s changed: a stale W", e)
+				}
+			} else if e := relErr(during, before); e != 0 {
 				t.Errorf("outputs moved by %.3g while the cache was on: the evaluation does not run on the cache", e)
 			}
 			if e := relErr(after, before); e < 1e-4 {
