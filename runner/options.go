@@ -104,6 +104,11 @@ type Options struct {
 	// InterpolatePos: vision images of another size than the checkpoint's image_size
 	// resize its position embeddings (transformers' interpolate_pos_encoding).
 	InterpolatePos bool `json:"interpolate-pos"`
+
+	// GroupByLength: glue and squad training batches of similar lengths, as
+	// transformers' group_by_length (train.LengthGroupedBatches). Off by default: it
+	// changes the data order.
+	GroupByLength bool `json:"group-by-length"`
 }
 
 func defaultOptions() Options {
@@ -154,6 +159,7 @@ func (o *Options) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.LabelSmoothing, "label-smoothing", o.LabelSmoothing, "nlg: label smoothing of the token cross-entropy")
 	fs.Float64Var(&o.DevFraction, "dev-fraction", o.DevFraction, "vision: hold out this fraction of the training split as dev (for data without one)")
 	fs.BoolVar(&o.InterpolatePos, "interpolate-pos", o.InterpolatePos, "vision: allow images of another size than the checkpoint's image_size by interpolating its position embeddings (transformers' interpolate_pos_encoding)")
+	fs.BoolVar(&o.GroupByLength, "group-by-length", o.GroupByLength, "glue, squad: train on batches of similar lengths, as transformers' group_by_length (LengthGroupedSampler: megabatches of up to 50 batches sorted by length, the longest batch first); less padding, another data order, recorded as group_by_length")
 	fs.StringVar(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "checkpoint every N optimizer steps (\"500\") or this much wall time (\"5m\"), and at every evaluation; a rerun of the same command resumes from the latest (\"0\": only at evaluations)")
 	fs.BoolVar(&o.KeepCheckpoints, "keep-checkpoints", o.KeepCheckpoints, "keep a run's checkpoint after its record is written (default: removed)")
 	fs.BoolVar(&o.SaveBest, "save-best", o.SaveBest, "save the best evaluation's trainable parameters in -out/best/ (LoRA: a PEFT adapter folder; other methods: safetensors)")

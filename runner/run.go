@@ -58,6 +58,7 @@ type protocol struct {
 	constantLR                    bool // diffusers' constant schedule, else transformers' linear decay
 	lr, headLR, weightDecay       float64
 	warmupRatio                   float64        // used when warmup < 0
+	groupByLength                 bool           // -group-by-length (glue, squad)
 	extra                         map[string]any // suite-specific settings, recorded as they are
 }
 
@@ -159,6 +160,7 @@ func baseProtocol(o Options, def protocol, method string) protocol {
 	if o.WeightDecay >= 0 {
 		p.weightDecay = o.WeightDecay
 	}
+	p.groupByLength = o.GroupByLength
 	p.headLR = p.lr
 	if o.HeadLR > 0 {
 		p.headLR = o.HeadLR

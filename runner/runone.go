@@ -108,6 +108,9 @@ func hyperparameters(o Options, p protocol) map[string]any {
 	if p.constantLR {
 		hyper["schedule"] = "linear warm-up, constant"
 	}
+	if p.groupByLength { // absent when off, so records without the flag keep their settings hash
+		hyper["group_by_length"] = true
+	}
 	for k, v := range p.extra {
 		hyper[k] = v
 	}

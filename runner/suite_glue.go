@@ -120,5 +120,9 @@ func (g *glueTask) newTask(b built, p protocol, seed int64, _ string) (train.Tas
 	}
 	tok := b.extras.(*tokenize.Tokenizer)
 	ft, err := glue.NewFinetune(g.task, m, tok, g.train, g.dev, p.batch, p.maxLen, uint64(seed))
-	return ft, g.task.Main, err
+	if err != nil {
+		return nil, "", err
+	}
+	ft.GroupByLength = p.groupByLength
+	return ft, g.task.Main, nil
 }

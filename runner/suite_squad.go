@@ -149,7 +149,7 @@ func (s *squadTask) newTask(b built, p protocol, seed int64, predDir string) (tr
 	tok := b.extras.(*tokenize.Tokenizer)
 	ft, err := squad.NewFinetune(m, tok, s.train, s.dev, squad.Options{
 		BatchSize: p.batch, MaxLen: p.maxLen, DocStride: s.docStride, Seed: uint64(seed),
-		OutDir: predDir,
+		OutDir: predDir, GroupByLength: p.groupByLength,
 	})
 	return ft, "f1", err
 }

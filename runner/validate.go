@@ -70,6 +70,9 @@ func (o Options) check() error {
 			bad("-%s %v: want %s", f.name, f.v, f.want)
 		}
 	}
+	if o.GroupByLength && o.Suite != "glue" && o.Suite != "squad" {
+		bad("-group-by-length with -suite %s: only the glue and squad suites group training batches by length", o.Suite)
+	}
 	if o.WarmupRatio > 0 && o.Warmup >= 0 {
 		bad("-warmup %d and -warmup-ratio %g: set one", o.Warmup, o.WarmupRatio)
 	}

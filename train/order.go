@@ -7,10 +7,5 @@ import "math/rand/v2"
 // Depending on nothing else is what lets a resumed run see the batches an
 // uninterrupted one would (Task.Batches).
 func ShuffledBatches(n, size int, seed uint64, epoch int) [][]int {
-	order := rand.New(rand.NewPCG(seed, uint64(epoch))).Perm(n)
-	var out [][]int
-	for start := 0; start < n; start += size {
-		out = append(out, order[start:min(start+size, n)])
-	}
-	return out
+	return cut(rand.New(rand.NewPCG(seed, uint64(epoch))).Perm(n), size)
 }

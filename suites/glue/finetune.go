@@ -25,10 +25,13 @@ type Finetune struct {
 	Task      Task
 	Model     models.SequenceClassifier
 	BatchSize int
-	train     []encoded
-	dev       []devSplit
-	padID     int64
-	seed      uint64
+	// GroupByLength orders training batches as transformers' group_by_length
+	// (train.LengthGroupedBatches) instead of a plain shuffle.
+	GroupByLength bool
+	train         []encoded
+	dev           []devSplit
+	padID         int64
+	seed          uint64
 }
 
 type devSplit struct {
@@ -80,10 +83,15 @@ func encodeSplit(task Task, tok *tokenize.Tokenizer, s Split, maxLen int) ([]enc
 // batch is the indices of one training batch.
 type batch []int
 
-// Batches implements train.Task: a seeded shuffle per epoch.
+// Batches implements train.Task: a seeded shuffle per epoch, grouped by length under
+// GroupByLength.
 func (f *Finetune) Batches(epoch int) ([]any, error) {
+	order := train.ShuffledBatches(len(f.train), f.BatchSize, f.seed, epoch)
+	if f.GroupByLength {
+		order = train.LengthGroupedBatches(lengthsOf(f.train), f.BatchSize, f.seed, epoch)
+	}
 	var out []any
-	for _, idx := range train.ShuffledBatches(len(f.train), f.BatchSize, f.seed, epoch) {
+	for _, idx := range order {
 		out = append(out, batch(idx))
 	}
 	return out, nil
@@ -167,29 +175,47 @@ func splitSuffix(i int, name string) string {
 	return "_" + name
 }
 
-// Predict returns a prediction per example: the arg-max class id, or the STS-B score.
-// The caller runs it with autograd off (the engine evaluates under no-grad).
+// Predict returns a prediction per example, in data's order: the arg-max class id, or
+// the STS-B score. It runs batches of 2 × BatchSize examples of similar length (longest
+// first, train.LengthSortedBatches), so each pads to little more than its own tokens,
+// and writes each prediction back at its example's index: the scores are those of
+// batches in file order. The caller runs it with autograd off (the engine evaluates
+// under no-grad).
 func (f *Finetune) Predict(data []encoded) []float64 {
-	out := make([]float64, 0, len(data))
-	size := 2 * f.BatchSize
-	for start := 0; start < len(data); start += size {
-		idx := make([]int, 0, size)
-		for j := start; j < min(start+size, len(data)); j++ {
-			idx = append(idx, j)
-		}
+	return f.predict(data, train.LengthSortedBatches(lengthsOf(data), 2*f.BatchSize))
+}
+
+// predict runs the model over data in the given batches of indices and returns the
+// predictions in data's order.
+func (f *Finetune) predict(data []encoded, batches [][]int) []float64 {
+	out := make([]float64, len(data))
+	for _, idx := range batches {
 		in := f.pad(data, idx)
 		logits := f.Model.Forward(in)
 		in.Drop()
+		var vals []float64
 		if f.Task.NumLabels == 1 {
-			out = append(out, logits.Float64Values()...)
+			vals = logits.Float64Values()
 		} else {
 			am := logits.MustArgmax([]int64{-1}, false, false)
 			for _, v := range am.Int64Values() {
-				out = append(out, float64(v))
+				vals = append(vals, float64(v))
 			}
 			am.MustDrop()
 		}
 		logits.MustDrop()
+		for i, j := range idx {
+			out[j] = vals[i]
+		}
+	}
+	return out
+}
+
+// lengthsOf is each example's token count.
+func lengthsOf(data []encoded) []int {
+	out := make([]int, len(data))
+	for i, e := range data {
+		out[i] = len(e.ids)
 	}
 	return out
 }

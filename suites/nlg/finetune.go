@@ -173,21 +173,34 @@ func padded(rows [][]int64, pad int64, dev gotch.Device) (ids, mask *ts.Tensor) 
 // split into sentences as run_summarization's postprocess_text, and score ROUGE.
 // Main score: ROUGE-2 (all four F-measures are recorded).
 func (f *Finetune) Evaluate() (train.Scores, error) {
-	var preds []string
-	for start := 0; start < len(f.devSources); start += f.BatchSize {
-		ids, mask := padded(f.devSources[start:min(start+f.BatchSize, len(f.devSources))], f.padID, f.Model.Device())
+	// Batches of sources of similar length (longest first), so each pads little; the
+	// summaries go back to their examples' places.
+	lengths := make([]int, len(f.devSources))
+	for i, s := range f.devSources {
+		lengths[i] = len(s)
+	}
+	preds := make([]string, len(f.devSources))
+	for _, idx := range train.LengthSortedBatches(lengths, f.BatchSize) {
+		rows := make([][]int64, len(idx))
+		for i, j := range idx {
+			rows[i] = f.devSources[j]
+		}
+		ids, mask := padded(rows, f.padID, f.Model.Device())
 		out, err := f.Generate(ids, mask)
 		ids.MustDrop()
 		mask.MustDrop()
 		if err != nil {
 			return train.Scores{}, err
 		}
-		for _, o := range out {
+		if len(out) != len(idx) {
+			return train.Scores{}, fmt.Errorf("nlg: generation returned %d summaries for a batch of %d sources", len(out), len(idx))
+		}
+		for i, o := range out {
 			text, err := f.Decode(o)
 			if err != nil {
 				return train.Scores{}, err
 			}
-			preds = append(preds, text)
+			preds[idx[i]] = text
 		}
 	}
 	refs, exIDs := make([]string, len(f.Dev.Examples)), make([]string, len(f.Dev.Examples))

@@ -1,6 +1,7 @@
 package nlg
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -33,21 +34,39 @@ func TestFinetuneTrainsAndScores(t *testing.T) {
 	tok := tokenize.Builtin()
 	m := tinyBART(t, tok)
 	trainSplit, dev := Synthetic(64, 8, 1)
-	// A generator that "predicts" each dev reference, in order, through its ids.
+	// A generator that "predicts" each dev reference from its source's ids, whatever
+	// the batches' order: evaluation must put each summary back at its example.
 	var refs [][]int64
+	bySource := map[string][]int64{}
 	for _, ex := range dev.Examples {
 		e, err := tok.Encode(ex.Target, "", false, 32)
 		if err != nil {
 			t.Fatal(err)
 		}
+		src, err := tok.Encode(ex.Source, "", false, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
 		refs = append(refs, e.IDs)
+		bySource[key(src.IDs)] = e.IDs
 	}
-	next := 0
 	gen := func(ids, mask *ts.Tensor) ([][]int64, error) {
-		n := int(ids.MustSize()[0])
-		next %= len(refs) // every evaluation starts over
-		out := refs[next : next+n]
-		next += n
+		shape := ids.MustSize()
+		flat, m := ids.Int64Values(), mask.Int64Values()
+		var out [][]int64
+		for r := range int(shape[0]) {
+			var row []int64
+			for k := range int(shape[1]) {
+				if i := r*int(shape[1]) + k; m[i] == 1 {
+					row = append(row, flat[i])
+				}
+			}
+			ref, ok := bySource[key(row)]
+			if !ok {
+				return nil, fmt.Errorf("generator: row %d is no dev source", r)
+			}
+			out = append(out, ref)
+		}
 		return out, nil
 	}
 	byIDs := map[string]string{}

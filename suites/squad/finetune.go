@@ -32,6 +32,9 @@ type Options struct {
 	NBest        int // 20
 	MaxAnswerLen int // 30 (tokens)
 	Seed         uint64
+	// GroupByLength orders training batches as transformers' group_by_length
+	// (train.LengthGroupedBatches) instead of a plain shuffle.
+	GroupByLength bool
 	// OutDir, if set, receives predictions.json (and na_prob.json for v2.0: the
 	// null odds) of the best evaluation so far, in the official formats.
 	OutDir string
@@ -101,10 +104,16 @@ func NewFinetune(m SpanModel, tok *tokenize.Tokenizer, trainSet, dev Dataset, o 
 // batch is the indices of one training batch into Train.
 type batch []int
 
-// Batches implements train.Task: a seeded shuffle of the training windows per epoch.
+// Batches implements train.Task: a seeded shuffle of the training windows per epoch,
+// grouped by length under Options.GroupByLength.
 func (f *Finetune) Batches(epoch int) ([]any, error) {
+	o := f.Options
+	order := train.ShuffledBatches(len(f.Train), o.BatchSize, o.Seed, epoch)
+	if o.GroupByLength {
+		order = train.LengthGroupedBatches(featureLengths(f.Train), o.BatchSize, o.Seed, epoch)
+	}
 	var out []any
-	for _, idx := range train.ShuffledBatches(len(f.Train), f.Options.BatchSize, f.Options.Seed, epoch) {
+	for _, idx := range order {
 		out = append(out, batch(idx))
 	}
 	return out, nil
@@ -219,16 +228,20 @@ func (f *Finetune) Best() (map[string]string, map[string]float64) {
 	return f.best.preds, f.best.naProb
 }
 
-// Logits runs the model over windows, in batches of twice the training batch
-// size, and returns each window's start and end logits (as long as the window).
-// The caller runs it with autograd off (the engine evaluates under no-grad).
+// Logits runs the model over windows, in batches of twice the training batch size,
+// and returns each window's start and end logits (as long as the window) in data's
+// order. The batches hold windows of similar length, longest first
+// (train.LengthSortedBatches), so each pads to little more than its own tokens; the
+// logits are written back at each window's index. The caller runs it with autograd
+// off (the engine evaluates under no-grad).
 func (f *Finetune) Logits(data []Feature) (start, end [][]float32, err error) {
-	size := 2 * f.Options.BatchSize
-	for from := 0; from < len(data); from += size {
-		idx := make([]int, 0, size)
-		for j := from; j < min(from+size, len(data)); j++ {
-			idx = append(idx, j)
-		}
+	return f.logits(data, train.LengthSortedBatches(featureLengths(data), 2*f.Options.BatchSize))
+}
+
+// logits runs the model over data in the given batches of indices.
+func (f *Finetune) logits(data []Feature, batches [][]int) (start, end [][]float32, err error) {
+	start, end = make([][]float32, len(data)), make([][]float32, len(data))
+	for _, idx := range batches {
 		in := f.pad(data, idx)
 		logits := f.Model.Forward(in)
 		in.Drop()
@@ -247,10 +260,19 @@ func (f *Finetune) Logits(data []Feature) (start, end [][]float32, err error) {
 				s[k] = vals[(i*seq+k)*2]
 				e[k] = vals[(i*seq+k)*2+1]
 			}
-			start, end = append(start, s), append(end, e)
+			start[j], end[j] = s, e
 		}
 	}
 	return start, end, nil
+}
+
+// featureLengths is each window's token count.
+func featureLengths(data []Feature) []int {
+	out := make([]int, len(data))
+	for i, d := range data {
+		out[i] = len(d.InputIDs)
+	}
+	return out
 }
 
 // floatValues copies a tensor's values to Go as float32 (from the CPU, contiguous).
