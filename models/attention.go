@@ -15,13 +15,20 @@ import (
 // batch × heads × seq × seq (a padding mask), or nil; dropout with probability
 // dropout acts on the attention probabilities in training.
 func (w *Weights) SelfAttention(q, k, v *Linear, x, bias *ts.Tensor, heads int64, dropout float64) *ts.Tensor {
-	size := x.MustSize()
-	b, seq, hidden := size[0], size[1], q.Out()
+	return w.QueryAttention(q, k, v, x, x, bias, heads, dropout)
+}
+
+// QueryAttention is SelfAttention for the query positions xq (batch × m × hidden, some
+// of x's positions): keys and values come from all of x, and the result is batch × m ×
+// hidden, the rows of SelfAttention's result at those positions.
+func (w *Weights) QueryAttention(q, k, v *Linear, xq, x, bias *ts.Tensor, heads int64, dropout float64) *ts.Tensor {
+	hidden := q.Out()
 	d := hidden / heads
-	split := func(l *Linear) *ts.Tensor { // batch × heads × seq × d
-		return l.Forward(x, w.training).MustView([]int64{b, seq, heads, d}, true).MustTranspose(1, 2, true)
+	split := func(l *Linear, x *ts.Tensor) *ts.Tensor { // batch × heads × seq × d
+		size := x.MustSize()
+		return l.Forward(x, w.training).MustView([]int64{size[0], size[1], heads, d}, true).MustTranspose(1, 2, true)
 	}
-	qh, kh, vh := split(q), split(k), split(v)
+	qh, kh, vh := split(q, xq), split(k, x), split(v, x)
 	p := 0.0
 	if w.training {
 		p = dropout
@@ -34,7 +41,8 @@ func (w *Weights) SelfAttention(q, k, v *Linear, x, bias *ts.Tensor, heads int64
 	qh.MustDrop()
 	kh.MustDrop()
 	vh.MustDrop()
-	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{b, seq, hidden}, true)
+	size := xq.MustSize()
+	return ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{size[0], size[1], hidden}, true)
 }
 
 // fused says whether attention over the heads q with the additive bias runs as

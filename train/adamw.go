@@ -10,6 +10,8 @@ import (
 
 	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vectorfit/harness/internal/torchx"
 )
 
 // Param is one tensor to optimise. NoDecay excludes it from weight decay (biases,
@@ -116,11 +118,11 @@ func (o *AdamW) Step(lrScale float64) {
 	})
 }
 
-// update is the body of torch.optim.adamw._single_tensor_adamw for one parameter.
-// Each line computes in the order torch's CPU kernels do (addcmul_ is v + (value·g)·g,
-// addcdiv_ is p + (value·m)/denom), so the result matches torch's to the bit wherever
-// libtorch's kernels agree. gotch's addcmul_/addcdiv_ have no value argument, so one
-// factor is pre-scaled instead.
+// update is the body of torch.optim.adamw._single_tensor_adamw for one parameter, with
+// torch's kernels in torch's order (addcmul_ is v + (value·g)·g, addcdiv_ is
+// p + (value·m)/denom), so the result matches torch's to the bit. Its one temporary is
+// torch's own, denom; addcmul_ and addcdiv_ take their value argument through torchx,
+// since gotch's versions drop it and would need a scaled copy of g and of m.
 func (o *AdamW) update(p Param, lr, wd float64) {
 	g, ok := trainedGrad(p.T)
 	if !ok {
@@ -134,11 +136,9 @@ func (o *AdamW) update(p Param, lr, wd float64) {
 	if wd != 0 {
 		mulScalar_(param, 1-lr*wd) // param.mul_(1 - lr * weight_decay)
 	}
-	lerp_(m, g, 1-o.beta1) // exp_avg.lerp_(grad, 1 - beta1) == β1·m + (1−β1)·g
-	mulScalar_(v, o.beta2) // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-	scaledGrad := mulScalar(g, 1-o.beta2)
-	addcmul_(v, scaledGrad, g)
-	lib.AtFree(scaledGrad)
+	lerp_(m, g, 1-o.beta1)              // exp_avg.lerp_(grad, 1 - beta1) == β1·m + (1−β1)·g
+	mulScalar_(v, o.beta2)              // exp_avg_sq.mul_(beta2)
+	torchx.Addcmul_(v, g, g, 1-o.beta2) //   .addcmul_(grad, grad, value=1 - beta2)
 
 	bias1 := 1 - math.Pow(o.beta1, float64(s.step))
 	bias2 := 1 - math.Pow(o.beta2, float64(s.step))
@@ -146,9 +146,7 @@ func (o *AdamW) update(p Param, lr, wd float64) {
 	denom := sqrt(v) // (exp_avg_sq.sqrt() / sqrt(bias_correction2)).add_(eps)
 	divScalar_(denom, math.Sqrt(bias2))
 	addScalar_(denom, o.eps)
-	scaledM := mulScalar(m, -stepSize) // param.addcdiv_(exp_avg, denom, value=-step_size)
-	addcdiv_(param, scaledM, denom)
-	lib.AtFree(scaledM)
+	torchx.Addcdiv_(param, m, denom, -stepSize) // param.addcdiv_(exp_avg, denom, value=-step_size)
 	lib.AtFree(denom)
 }
 

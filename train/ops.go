@@ -65,11 +65,6 @@ func lerp_(t, end cTensor, w float64) {
 	withScalar(w, func(s lib.Cscalar) { inPlace(func(o *cTensor) { lib.AtgLerp_(o, t, end, s) }) })
 }
 
-// addcmul_ is t ← t + a·b (torch's value = 1).
-func addcmul_(t, a, b cTensor) { inPlace(func(o *cTensor) { lib.AtgAddcmul_(o, t, a, b) }) }
-
-// addcdiv_ is t ← t + a/b (torch's value = 1).
-func addcdiv_(t, a, b cTensor) { inPlace(func(o *cTensor) { lib.AtgAddcdiv_(o, t, a, b) }) }
 
 func zero_(t cTensor)   { inPlace(func(o *cTensor) { lib.AtgZero_(o, t) }) }
 func detach_(t cTensor) { inPlace(func(o *cTensor) { lib.AtgDetach_(o, t) }) }

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification
 
 MINILM = os.path.expanduser("~/.cache/vectorfit-harness/models/all-MiniLM-L6-v2")
-LINEARS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)$"
+LINEARS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)(_proj)?|attention\.output\.dense|intermediate\.dense|output\.dense)$"
 
 
 def tiny_config():
@@ -36,9 +36,18 @@ def new_model(name):
         return BertForSequenceClassification(tiny_config())
     if name == "bert-base":
         return BertForSequenceClassification(BertConfig(num_labels=2))
+    if name == "deberta-v3-base":  # microsoft/deberta-v3-base's config.json
+        from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+        return DebertaV2ForSequenceClassification(DebertaV2Config(
+            vocab_size=128100, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+            intermediate_size=3072, hidden_act="gelu", max_position_embeddings=512, type_vocab_size=0,
+            layer_norm_eps=1e-7, relative_attention=True, max_relative_positions=-1, position_buckets=256,
+            norm_rel_ebd="layer_norm", share_att_key=True, pos_att_type=["p2c", "c2p"],
+            position_biased_input=False, pooler_hidden_size=768, pooler_dropout=0,
+            pooler_hidden_act="gelu", pad_token_id=0, num_labels=2))
     if name == "minilm":
         return BertForSequenceClassification.from_pretrained(MINILM, num_labels=2)
-    raise SystemExit(f"model {name!r}, want tiny, minilm or bert-base")
+    raise SystemExit(f"model {name!r}, want tiny, minilm, bert-base or deberta-v3-base")
 
 
 class VectorFitLinear(torch.nn.Module):

@@ -24,7 +24,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHAPES = {"tiny": (32, 64), "minilm": (8, 128), "bert-base": (8, 128)}
+SHAPES = {"tiny": (32, 64), "minilm": (8, 128), "bert-base": (8, 128), "deberta-v3-base": (8, 128)}
+# (hidden, intermediate, layers) of each model, for the FLOP floor.
+DIMS = {"tiny": (64, 128, 2), "minilm": (384, 1536, 6), "bert-base": (768, 3072, 12), "deberta-v3-base": (768, 3072, 12)}
+LORA_R = 8
 TARGETS = {"train": 0.9, "eval": 0.8, "e2e": 0.6}
 MINILM = os.path.expanduser("~/.cache/vectorfit-harness/models/all-MiniLM-L6-v2")
 GLUE = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "data", "glue"))
@@ -45,10 +48,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--models", default="tiny,minilm,bert-base")
+    ap.add_argument("--models", default="tiny,minilm,bert-base,deberta-v3-base")
     ap.add_argument("--methods", default="vectorfit,lora,fullft")
     ap.add_argument("--phases", default="train,eval,svd,e2e")
-    ap.add_argument("--svd-models", default="tiny,minilm", help="bert-base's SVDs take ~30 s a side and thread count")
+    ap.add_argument("--svd-models", default="tiny,minilm", help="bert-base's (and deberta-v3-base's) SVDs take ~30 s a side and thread count")
     ap.add_argument("--json", help="also write every measurement here")
     ap.add_argument("--runner", help="e2e: the harness's runner binary")
     ap.add_argument("--e2e-model", default=MINILM)
@@ -102,6 +105,67 @@ def per_step(a, phases):
         verdict = "" if tgt is None else f"≤ {tgt}× {'PASS' if med <= tgt else 'MISS'}"
         print(f"{model:10} {method:10} {phase:6} {th:>3} {med:9.2f} {mn:9.2f} {statistics.median(go):9.4f} {statistics.median(py):9.4f} {gcpu:9.4f} {pcpu:9.4f}  {verdict}")
     print("targets (issue 16, printed, not tested): training step ≤ 0.9×, evaluation ≤ 0.8×, end-to-end SST-2 epoch ≤ 0.6× (--phases e2e)")
+    floors(cases, runs)
+
+
+def step_macs(model, method, batch, seq):
+    """Multiply-adds of one training step's matrix products (forward and backward), the
+    whole sequence through every layer, BERT-style attention (DeBERTa's relative terms
+    not counted): the work the method cannot avoid. Elementwise work is not counted."""
+    h, f, layers = DIMS[model]
+    n = batch * seq
+    linears = [(h, h)] * 4 + [(f, h), (h, f)]  # (out, in)
+    attn = 2 * n * seq * h  # Q·Kᵀ and P·V
+    per_layer = 3 * attn  # forward, and the gradients of both operands
+    for out, inn in linears:
+        dense = n * out * inn
+        if method == "fullft":
+            per_layer += 3 * dense  # forward, ∂x, ∂W
+        elif method == "vectorfit":
+            r = min(out, inn)  # the cheaper of rebuilding W and the factored path
+            per_layer += min(2 * out * inn * r + 3 * dense, 2 * n * r * (inn + out))
+        elif method == "lora":
+            per_layer += 2 * dense + 3 * n * LORA_R * (inn + out)
+        else:
+            return None
+    return layers * per_layer
+
+
+def gemm_rate(threads):
+    """Measured multiply-adds per second of one large float32 matmul in this libtorch."""
+    code = ("import torch,time; torch.set_num_threads(%d); a=torch.randn(1024,768); b=torch.randn(768,3072); a@b\n"
+            "t=[]\nfor _ in range(7):\n s=time.perf_counter(); a@b; t.append(time.perf_counter()-s)\n"
+            "print(1024*768*3072/min(t))" % threads)
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def floors(cases, runs):
+    """Each training step as a multiple of its FLOP floor: step_macs at the measured
+    rate of one large matmul (the kernels both stacks call)."""
+    rates = {}
+    rows = []
+    for c in cases:
+        model, method, phase, th, batch, seq = c
+        macs = step_macs(model, method, batch, seq)
+        if phase != "train" or macs is None:
+            continue
+        if th not in rates:
+            rates[th] = gemm_rate(th)
+        floor = macs / rates[th]
+        go = statistics.median(s for m in runs[c]["go"] for s in m["samples_s"])
+        py = statistics.median(s for m in runs[c]["pytorch"] for s in m["samples_s"])
+        rows.append((model, method, th, macs, floor, go, py))
+    if not rows:
+        return
+    print("\nTraining step against its FLOP floor (matrix-product multiply-adds at one large matmul's rate:",
+          ", ".join(f"{th} thread(s) {r / 1e9:.1f} G/s" for th, r in rates.items()) + ")")
+    print(f"{'model':16} {'method':10} {'thr':>3} {'GMAC':>7} {'floor s':>8} {'go/floor':>8} {'py/floor':>8}")
+    for model, method, th, macs, floor, go, py in rows:
+        print(f"{model:16} {method:10} {th:>3} {macs / 1e9:7.1f} {floor:8.3f} {go / floor:8.2f} {py / floor:8.2f}")
+    lora = {(m, th): go for m, me, th, _, _, go, _ in rows if me == "lora"}
+    for model, method, th, _, _, go, _ in rows:
+        if method == "vectorfit" and (model, th) in lora:
+            print(f"VectorFit's step on {model} ({th} thread(s)) is {go / lora[model, th]:.2f}× LoRA's (Go)")
 
 
 def timed(cmd):

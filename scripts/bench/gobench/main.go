@@ -33,6 +33,7 @@ import (
 	"github.com/vectorfit/harness/methods/registry"
 	"github.com/vectorfit/harness/models"
 	"github.com/vectorfit/harness/models/bert"
+	"github.com/vectorfit/harness/models/deberta"
 )
 
 var useCache = true
@@ -48,7 +49,7 @@ type result struct {
 }
 
 func main() {
-	model := flag.String("model", "tiny", "tiny, minilm or bert-base")
+	model := flag.String("model", "tiny", "tiny, minilm, bert-base or deberta-v3-base")
 	method := flag.String("method", "vectorfit", "a registry method name")
 	phase := flag.String("phase", "train", "train, eval or svd")
 	threads := flag.Int("threads", 1, "libtorch intra-op threads")
@@ -65,12 +66,20 @@ func main() {
 	}
 }
 
-func newModel(name string) (*bert.Model, error) {
+// benchModel is what the phases need of a model.
+type benchModel interface {
+	models.Model
+	Forward(models.Batch) *ts.Tensor
+}
+
+func newModel(name string) (benchModel, error) {
 	switch name {
 	case "tiny":
 		return bert.New(bert.Tiny(1000), bert.Classification, 1)
 	case "bert-base":
 		return bert.New(bert.BaseShape(), bert.Classification, 1)
+	case "deberta-v3-base":
+		return deberta.New(deberta.BaseShape(), deberta.Classification, 1)
 	case "minilm":
 		dir, err := realmodel.MiniLMDir()
 		if err != nil {
@@ -84,7 +93,7 @@ func newModel(name string) (*bert.Model, error) {
 		m, _, err := bert.LoadWithConfig(dir, c, bert.Classification, 1)
 		return m, err
 	}
-	return nil, fmt.Errorf("model %q, want tiny, minilm or bert-base", name)
+	return nil, fmt.Errorf("model %q, want tiny, minilm, bert-base or deberta-v3-base", name)
 }
 
 func cpuSeconds() float64 {
