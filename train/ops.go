@@ -65,7 +65,6 @@ func lerp_(t, end cTensor, w float64) {
 	withScalar(w, func(s lib.Cscalar) { inPlace(func(o *cTensor) { lib.AtgLerp_(o, t, end, s) }) })
 }
 
-
 func zero_(t cTensor)   { inPlace(func(o *cTensor) { lib.AtgZero_(o, t) }) }
 func detach_(t cTensor) { inPlace(func(o *cTensor) { lib.AtgDetach_(o, t) }) }
 
