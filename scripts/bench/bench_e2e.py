@@ -10,10 +10,14 @@ accuracy and the tokens each phase pushed through the model.
 
     python bench_e2e.py --model DIR --data DIR/glue --method lora --threads 1 --max-train 1024
 
+--dynamic-padding runs it as run_glue.py --pad_to_max_length False (DataCollatorWithPadding:
+each batch padded to its longest sequence, as the harness pads).
+
 --count-tokens prints, instead, the tokens of both padding schemes for these examples
 (no training): padded to --max-len, and padded per batch to its longest sequence as the
-harness does (training batches in a random order: the mean over 20 orders; dev in file
-order, batches of 2 × --batch as the harness evaluates).
+harness does (training batches in a random order: the mean over 20 orders; dev sorted by
+length, longest first, in batches of 2 × --batch as the harness evaluates, and in file
+order as it did before).
 """
 import argparse
 import csv
@@ -63,12 +67,13 @@ def count_tokens(a, tok, train_rows, dev_rows):
                 train_real=sum(tl), dev_real=sum(dl),
                 train_max_len=len(tl) * a.max_len * a.epochs, dev_max_len=len(dl) * a.max_len,
                 train_dynamic=round(sum(shuffled) / len(shuffled)) * a.epochs,
-                dev_dynamic=padded_per_batch(dl, 2 * a.batch))
+                dev_dynamic=padded_per_batch(sorted(dl, reverse=True), 2 * a.batch),
+                dev_file_order=padded_per_batch(dl, 2 * a.batch))
 
 
 class Encoded(torch.utils.data.Dataset):
-    def __init__(self, tok, rows, max_len):
-        self.enc = tok([s for s, _ in rows], truncation=True, max_length=max_len, padding="max_length")
+    def __init__(self, tok, rows, max_len, pad):
+        self.enc = tok([s for s, _ in rows], truncation=True, max_length=max_len, padding="max_length" if pad else False)
         self.labels = [l for _, l in rows]
 
     def __len__(self):
@@ -96,6 +101,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count-tokens", action="store_true")
+    ap.add_argument("--dynamic-padding", action="store_true",
+                    help="run_glue.py --pad_to_max_length False: DataCollatorWithPadding pads each batch to its longest")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     from transformers import AutoTokenizer
@@ -107,13 +114,16 @@ def main():
         print(json.dumps(count_tokens(a, tok, train_rows, dev_rows)))
         return
 
-    from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments, set_seed
+    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
+                              TrainingArguments, set_seed)
     from bench_torch import apply
     set_seed(a.seed)
     # SPEC §4's classifier dropout for SST-2 is 0, as the harness runs it.
     model = AutoModelForSequenceClassification.from_pretrained(a.model, num_labels=2, classifier_dropout=0.0)
     model, _ = apply(model, a.method)
-    train_ds, dev_ds = Encoded(tok, train_rows, a.max_len), Encoded(tok, dev_rows, a.max_len)
+    pad = not a.dynamic_padding
+    train_ds, dev_ds = Encoded(tok, train_rows, a.max_len, pad), Encoded(tok, dev_rows, a.max_len, pad)
+    collator = DataCollatorWithPadding(tok) if a.dynamic_padding else None
 
     def accuracy(p):
         return {"accuracy": float((p.predictions.argmax(-1) == p.label_ids).mean())}
@@ -125,7 +135,7 @@ def main():
             warmup_steps=a.warmup, seed=a.seed, use_cpu=True, save_strategy="no", eval_strategy="no",
             logging_strategy="no", report_to=[], disable_tqdm=True, label_names=["labels"])
         trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds,
-                          compute_metrics=accuracy)
+                          compute_metrics=accuracy, data_collator=collator)
         t1 = time.perf_counter()
         trainer.train()
         t2 = time.perf_counter()
