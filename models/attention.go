@@ -67,8 +67,7 @@ func (w *Weights) QueryAttention(q, k, v *Linear, xq, x, bias *ts.Tensor, heads 
 // CPU only: on CUDA libtorch picks other kernels (flash, memory-efficient) with their
 // own dropout, not measured here.
 func fused(q, bias *ts.Tensor) bool {
-	// (Not q.MustDevice() == gotch.CPU: gotch reports the CPU as {CPU 1}, gotch.CPU is {CPU -1}.)
-	return bias != nil && q.DType() == gotch.Float && !q.MustDevice().IsCuda() && !torchx.AutocastEnabled(false)
+	return bias != nil && q.DType() == gotch.Float && SameDevice(q.MustDevice(), gotch.CPU) && !torchx.AutocastEnabled(false)
 }
 
 // fusedAttention is softmax(q kᵀ/√d + bias) dropout_p · v by scaled_dot_product_attention

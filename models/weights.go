@@ -66,10 +66,19 @@ func (w *Weights) T(name string) *ts.Tensor {
 // Device is where the parameters live.
 func (w *Weights) Device() gotch.Device { return w.params[0].T.MustDevice() }
 
+// SameDevice compares devices as libtorch does. Not ==: gotch reports a CPU tensor's
+// device as {CPU 1}, while gotch.CPU is {CPU -1}.
+func SameDevice(a, b gotch.Device) bool {
+	if !a.IsCuda() || !b.IsCuda() {
+		return a.IsCuda() == b.IsCuda()
+	}
+	return a.Value == b.Value
+}
+
 // To moves every parameter to dev, keeping requires_grad (before a method is applied:
 // methods build their tensors on the device of the weights they adapt).
 func (w *Weights) To(dev gotch.Device) {
-	if dev == w.Device() {
+	if SameDevice(dev, w.Device()) {
 		return
 	}
 	for i, p := range w.params {
