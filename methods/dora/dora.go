@@ -32,7 +32,6 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/vectorfit/harness/internal/torchx"
 	"github.com/vectorfit/harness/methods"
 	"github.com/vectorfit/harness/methods/lora"
 	"github.com/vectorfit/harness/models"
@@ -147,15 +146,8 @@ func nonZero(name string, norm *ts.Tensor) error {
 // weightNorm is ‖W + s·B·A‖ per output feature, with no gradient (PEFT's
 // get_weight_norm on lora_weight.detach(), then .detach()).
 func (ly *Layer) weightNorm() *ts.Tensor {
-	var n *ts.Tensor
-	models.NoGrad(func() {
-		ba := ly.B.MustMatmul(ly.A, false)
-		torchx.InPlace(ba, func() { ba.MustMulScalar_(ts.FloatScalar(ly.scaling)) })
-		v := ly.linear.Weight.MustAdd(ba, false)
-		ba.MustDrop()
-		n = v.MustLinalgNorm(ts.FloatScalar(2), []int64{1}, false, v.DType(), true)
-	})
-	return n
+	v := ly.lora.MergedWeight()
+	return v.MustLinalgNorm(ts.FloatScalar(2), []int64{1}, false, v.DType(), true)
 }
 
 // Forward implements models.Forwarder: PEFT's Linear.forward with use_dora, i.e.
@@ -258,11 +250,8 @@ func (ly *Layer) evalMode(on bool) {
 	if !on {
 		return
 	}
+	v := ly.lora.MergedWeight()
 	models.NoGrad(func() {
-		ba := ly.B.MustMatmul(ly.A, false)
-		torchx.InPlace(ba, func() { ba.MustMulScalar_(ts.FloatScalar(ly.scaling)) })
-		v := ly.linear.Weight.MustAdd(ba, false)
-		ba.MustDrop()
 		n := v.MustLinalgNorm(ts.FloatScalar(2), []int64{1}, false, v.DType(), false)
 		f := ly.M.MustDiv(n, false).MustUnsqueeze(1, true) // out × 1
 		n.MustDrop()

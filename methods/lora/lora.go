@@ -231,12 +231,20 @@ func (ly *Layer) evalMode(on bool) {
 	if !on {
 		return
 	}
+	ly.evalW = ly.MergedWeight()
+}
+
+// MergedWeight is W + s·B·A, a new tensor without gradient (PEFT's merged weight;
+// the frozen W is not modified). DoRA builds on it.
+func (ly *Layer) MergedWeight() *ts.Tensor {
+	var w *ts.Tensor
 	models.NoGrad(func() {
 		ba := ly.B.MustMatmul(ly.A, false)
 		torchx.InPlace(ba, func() { ba.MustMulScalar_(ts.FloatScalar(ly.scaling)) })
-		ly.evalW = ly.linear.Weight.MustAdd(ba, false)
+		w = ly.linear.Weight.MustAdd(ba, false)
 		ba.MustDrop()
 	})
+	return w
 }
 
 // Layers returns the adapted layers.

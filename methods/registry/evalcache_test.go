@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -99,16 +98,11 @@ func TestEvalCacheSameNumbers(t *testing.T) {
 	tiny := func() (*bert.Model, int64) { return testmodel.Tiny(t, 1), 50 }
 	minilm := func() (*bert.Model, int64) {
 		dir := realmodel.MiniLM(t)
-		c, err := bert.LoadConfig(filepath.Join(dir, "config.json"))
+		m, _, err := bert.Load(dir, bert.Classification, 3, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.NumLabels = 3
-		m, _, err := bert.LoadWithConfig(dir, c, bert.Classification, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m, c.VocabSize
+		return m, m.Config.VocabSize
 	}
 	for _, model := range []struct {
 		name string

@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -85,12 +84,7 @@ func newModel(name string) (benchModel, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := bert.LoadConfig(filepath.Join(dir, "config.json"))
-		if err != nil {
-			return nil, err
-		}
-		c.NumLabels = 2
-		m, _, err := bert.LoadWithConfig(dir, c, bert.Classification, 1)
+		m, _, err := bert.Load(dir, bert.Classification, 2, 1)
 		return m, err
 	}
 	return nil, fmt.Errorf("model %q, want tiny, minilm, bert-base or deberta-v3-base", name)
